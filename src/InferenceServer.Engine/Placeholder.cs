@@ -1,0 +1,1 @@
+namespace InferenceServer.Engine; internal static class Placeholder { }

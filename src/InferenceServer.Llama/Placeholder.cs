@@ -1,0 +1,1 @@
+namespace InferenceServer.Llama; internal static class Placeholder { }
