@@ -1,0 +1,58 @@
+namespace InferenceServer.Engine;
+
+/// <summary>A KV-cache sequence id inside the model's one context. Held by at most one running request.</summary>
+public readonly record struct SequenceSlot(int Value);
+
+/// <summary>One token of a decode batch: which sequence it belongs to, its position, and whether its logits are wanted.</summary>
+public readonly record struct BatchToken(int Token, int Position, SequenceSlot Slot, bool WantLogits);
+
+/// <summary>What the engine needs to know about the loaded model and its context.</summary>
+public sealed record ModelLimits(
+    int ContextCells,
+    int TrainedContextLength,
+    int MaxSequences,
+    int BatchTokens);
+
+/// <summary>
+/// The model side of the engine: decodes batches and owns per-sequence KV and samplers.
+/// Implemented over llama.cpp; faked in tests. Called from the engine loop's thread only.
+/// </summary>
+public interface IModelExecutor
+{
+    ModelLimits Limits { get; }
+
+    /// <summary>Decodes one batch. The i-th token with <see cref="BatchToken.WantLogits"/> can then be sampled with logits row i.</summary>
+    void Decode(IReadOnlyList<BatchToken> batch);
+
+    /// <summary>Creates the sampler one request uses for all of its tokens.</summary>
+    ITokenSampler CreateSampler(SamplingParameters parameters);
+
+    /// <summary>Frees every KV cell the sequence holds.</summary>
+    void ClearSequence(SequenceSlot slot);
+}
+
+/// <summary>Samples the next token of one sequence from a logits row of the last decode.</summary>
+public interface ITokenSampler : IDisposable
+{
+    int Sample(int batchIndex);
+}
+
+/// <summary>Text ↔ tokens for the loaded model. Thread-safe.</summary>
+public interface ITokenizer
+{
+    /// <summary>Null when every character of the text can be tokenized, else a message naming the first one that cannot.</summary>
+    string? FindUnencodable(string text);
+
+    int[] Tokenize(string text, bool addBos, bool parseSpecial);
+
+    bool IsEndOfGeneration(int token);
+
+    /// <summary>A decoder that turns a token stream into text without splitting multi-byte characters.</summary>
+    ITokenTextDecoder CreateDecoder();
+}
+
+public interface ITokenTextDecoder
+{
+    /// <summary>Adds a token and returns the text that is now complete (possibly empty).</summary>
+    string Add(int token);
+}

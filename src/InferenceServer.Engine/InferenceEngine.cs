@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceServer.Engine;
+
+/// <summary>The engine refused a request because its wait queue is full.</summary>
+public sealed class EngineOverloadedException(int queueLimit)
+    : Exception($"The server is busy: {queueLimit} requests are already waiting. Retry shortly.")
+{
+    public int QueueLimit { get; } = queueLimit;
+}
+
+public sealed record EngineOptions
+{
+    /// <summary>Most requests waiting for a sequence; beyond it <see cref="InferenceEngine.Submit"/> refuses.</summary>
+    public int MaxQueuedRequests { get; init; } = 256;
+
+    /// <summary>Most prompt tokens of one sequence in one decode (the rest follow in later steps).</summary>
+    public int MaxPrefillChunk { get; init; } = int.MaxValue;
+}
+
+/// <summary>A point-in-time view of the engine, for health and metrics.</summary>
+public sealed record EngineSnapshot(int Running, int Waiting, int ReservedCells, int ContextCells, long Steps);
+
+/// <summary>
+/// Continuous batching over one model: a single loop on a dedicated thread schedules, decodes once per
+/// step for every running sequence, samples, and publishes each request's text to its own channel.
+/// Thread-safety: <see cref="Submit"/> and <see cref="Snapshot"/> may be called from any thread.
+/// </summary>
+public sealed class InferenceEngine : IDisposable
+{
+    private readonly IModelExecutor _executor;
+    private readonly ITokenizer _tokenizer;
+    private readonly EngineOptions _options;
+    private readonly ILogger _logger;
+    private readonly Scheduler _scheduler;
+    private readonly ConcurrentQueue<Sequence> _inbox = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _loop;
+    private int _queued;
+    private volatile EngineSnapshot _snapshot;
+    private long _steps;
+
+    public InferenceEngine(IModelExecutor executor, ITokenizer tokenizer, EngineOptions options, ILogger<InferenceEngine> logger)
+    {
+        _executor = executor;
+        _tokenizer = tokenizer;
+        _options = options;
+        _logger = logger;
+        _scheduler = new Scheduler(executor.Limits, options.MaxPrefillChunk);
+        _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0);
+        _loop = new Thread(RunLoop) { Name = "inference-engine", IsBackground = true };
+        _loop.Start();
+    }
+
+    public ModelLimits Limits => _executor.Limits;
+
+    /// <summary>Longest prompt plus completion one request may have, in tokens.</summary>
+    public int MaxSequenceTokens => Math.Min(Limits.TrainedContextLength, Limits.ContextCells);
+
+    public EngineSnapshot Snapshot => _snapshot;
+
+    /// <summary>
+    /// Queues a request. The returned channel yields its text and ends with one <see cref="GenerationFinished"/>;
+    /// cancelling <paramref name="cancellationToken"/> frees its sequence at the next step.
+    /// </summary>
+    /// <exception cref="EngineOverloadedException">The wait queue is full.</exception>
+    public ChannelReader<GenerationEvent> Submit(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        var total = request.PromptTokens.Length + request.MaxNewTokens;
+        if (request.PromptTokens.Length == 0 || request.MaxNewTokens < 1 || total > MaxSequenceTokens)
+            throw new ArgumentException($"A request needs 1..{MaxSequenceTokens} tokens of prompt plus completion, and at least one of each.", nameof(request));
+
+        if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new EngineOverloadedException(_options.MaxQueuedRequests);
+        }
+
+        var channel = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var sequence = new Sequence(request, total) { Output = channel.Writer };
+        sequence.CancelRegistration = cancellationToken.Register(() =>
+        {
+            sequence.CancelRequested = true;
+            _wake.Release();
+        });
+        _inbox.Enqueue(sequence);
+        _wake.Release();
+        return channel.Reader;
+    }
+
+    private void RunLoop()
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                if (!Step()) _wake.Wait(_stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            _logger.LogCritical(ex, "The engine loop failed; every request in flight is ended");
+        }
+        finally
+        {
+            foreach (var sequence in _scheduler.Admitted.Concat(_scheduler.Waiting).Concat(_inbox).ToList())
+                End(sequence, new OperationCanceledException("The engine stopped."));
+        }
+    }
+
+    /// <summary>One engine step: admit, schedule, decode, sample. Returns false when there was nothing to do.</summary>
+    private bool Step()
+    {
+        while (_inbox.TryDequeue(out var arrived)) _scheduler.Enqueue(arrived);
+        DropCancelled();
+        foreach (var sequence in _scheduler.Admit()) Start(sequence);
+
+        var plan = _scheduler.Schedule();
+        PublishSnapshot();
+        if (plan.IsEmpty) return false;
+
+        try
+        {
+            _executor.Decode(plan.Batch);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Decode of {Tokens} tokens failed; ending the {Count} requests in it", plan.Batch.Count, plan.Batch.Select(t => t.Slot).Distinct().Count());
+            var failed = new HashSet<SequenceSlot>(plan.Batch.Select(t => t.Slot));
+            foreach (var sequence in _scheduler.Admitted.Where(s => failed.Contains(s.Slot)).ToList()) End(sequence, ex);
+            return true;
+        }
+
+        _steps++;
+        foreach (var (sequence, batchIndex) in plan.Samples)
+            Accept(sequence, sequence.Sampler!.Sample(batchIndex));
+        return true;
+    }
+
+    private void Start(Sequence sequence)
+    {
+        Interlocked.Decrement(ref _queued);
+        sequence.Sampler = _executor.CreateSampler(sequence.Request.Sampling);
+        sequence.Decoder = _tokenizer.CreateDecoder();
+        sequence.Stops = new StopMatcher(sequence.Request.StopSequences);
+    }
+
+    /// <summary>Turns a sampled token into output, and ends the sequence when it is done.</summary>
+    private void Accept(Sequence sequence, int token)
+    {
+        sequence.GeneratedTokens++;
+        if (_tokenizer.IsEndOfGeneration(token))
+        {
+            Finish(sequence, FinishReason.Stop);
+            return;
+        }
+
+        var text = sequence.Stops!.Push(sequence.Decoder!.Add(token));
+        if (text.Length > 0) sequence.Output!.TryWrite(new TextDelta(text));
+        if (sequence.Stops.Stopped)
+        {
+            Finish(sequence, FinishReason.Stop);
+        }
+        else if (sequence.GeneratedTokens >= sequence.Request.MaxNewTokens)
+        {
+            var held = sequence.Stops.Flush();
+            if (held.Length > 0) sequence.Output!.TryWrite(new TextDelta(held));
+            Finish(sequence, FinishReason.Length);
+        }
+        else
+        {
+            sequence.PendingToken = token;
+        }
+    }
+
+    private void DropCancelled()
+    {
+        foreach (var sequence in _scheduler.Admitted.Concat(_scheduler.Waiting).Where(s => s.CancelRequested).ToList())
+            Finish(sequence, FinishReason.Cancelled);
+    }
+
+    private void Finish(Sequence sequence, FinishReason reason)
+    {
+        sequence.Output!.TryWrite(new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens));
+        End(sequence, error: null);
+    }
+
+    /// <summary>Releases everything a sequence holds and completes its channel (with the error, if any).</summary>
+    private void End(Sequence sequence, Exception? error)
+    {
+        var wasWaiting = sequence.Status == SequenceStatus.Waiting;
+        var held = sequence.Status is SequenceStatus.Prefilling or SequenceStatus.Decoding;
+        _scheduler.Release(sequence);
+        if (wasWaiting) Interlocked.Decrement(ref _queued);
+        if (held) _executor.ClearSequence(sequence.Slot);
+        sequence.Sampler?.Dispose();
+        sequence.CancelRegistration.Dispose();
+        sequence.Output!.TryComplete(error);
+    }
+
+    private void PublishSnapshot() =>
+        _snapshot = new EngineSnapshot(_scheduler.RunningCount, _scheduler.WaitingCount + _inbox.Count,
+            _scheduler.ReservedCells, Limits.ContextCells, _steps);
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _loop.Join();
+        _wake.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -1,1 +1,0 @@
-namespace InferenceServer.Engine; internal static class Placeholder { }

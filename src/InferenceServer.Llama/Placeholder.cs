@@ -1,1 +1,0 @@
-namespace InferenceServer.Llama; internal static class Placeholder { }

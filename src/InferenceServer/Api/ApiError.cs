@@ -1,0 +1,50 @@
+using System.Text.Json.Serialization;
+
+namespace InferenceServer.Api;
+
+/// <summary>An OpenAI-shaped error: {"error":{"message","type","param","code"}} with its HTTP status.</summary>
+public sealed record ApiError(int Status, string Message, string Type, string? Param = null, string? Code = null, int? RetryAfterSeconds = null)
+{
+    public static ApiError BadRequest(string message, string? param = null, string? code = null) =>
+        new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code);
+
+    public static ApiError ModelNotFound(string model) =>
+        new(StatusCodes.Status404NotFound, $"The model '{model}' does not exist.", "invalid_request_error", "model", "model_not_found");
+
+    public static readonly ApiError Loading =
+        new(StatusCodes.Status503ServiceUnavailable, "The model is still loading. Retry shortly.", "service_unavailable", Code: "model_loading");
+
+    public static ApiError Overloaded(string message) =>
+        new(StatusCodes.Status429TooManyRequests, message, "rate_limit_error", Code: "server_overloaded", RetryAfterSeconds: 1);
+
+    public IResult ToResult() => new ErrorResult(this);
+
+    public Task WriteAsync(HttpResponse response)
+    {
+        response.StatusCode = Status;
+        if (RetryAfterSeconds is { } seconds) response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(Message, Type, Param, Code)), ApiJson.Options);
+    }
+
+    /// <summary>The error as an SSE payload, for failures after a stream has started.</summary>
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(new ErrorBody(new ErrorDetail(Message, Type, Param, Code)), ApiJson.Options);
+
+    private sealed class ErrorResult(ApiError error) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => error.WriteAsync(httpContext.Response);
+    }
+
+    private sealed record ErrorBody(ErrorDetail Error);
+
+    private sealed record ErrorDetail(
+        string Message,
+        string Type,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Param,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Code);
+}
+
+/// <summary>Thrown while reading a request; the endpoint filter turns it into the error response.</summary>
+public sealed class ApiException(ApiError error) : Exception(error.Message)
+{
+    public ApiError Error { get; } = error;
+}

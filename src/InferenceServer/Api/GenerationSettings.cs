@@ -1,0 +1,97 @@
+using System.Text.Json.Nodes;
+using InferenceServer.Engine;
+
+namespace InferenceServer.Api;
+
+/// <summary>The generation parameters shared by chat and text completions, read and range-checked.</summary>
+internal sealed record GenerationSettings(
+    int? MaxTokens,
+    SamplingParameters Sampling,
+    IReadOnlyList<string> Stop,
+    bool Stream,
+    bool IncludeUsage)
+{
+    public const int MaxStopSequences = 4;
+
+    /// <summary>Parameters that change the output's meaning and are not served yet: refused rather than ignored.</summary>
+    private static readonly string[] NotYetSupported = ["tools", "functions", "logprobs", "top_logprobs", "response_format", "logit_bias", "echo", "best_of", "suffix"];
+
+    public static GenerationSettings Read(RequestReader reader, string maxTokensName)
+    {
+        foreach (var name in NotYetSupported)
+            if (reader.Get(name) is { } value && !IsOff(value))
+                throw RequestReader.Invalid(name, $"'{name}' is not supported by this server yet.", "unsupported_parameter");
+
+        var n = reader.OptionalInteger("n", 1, 128);
+        if (n is > 1) throw RequestReader.Invalid("n", "Only n = 1 is supported by this server yet.", "unsupported_parameter");
+
+        var maxTokens = reader.OptionalInteger(maxTokensName, 1, int.MaxValue)
+                        ?? reader.OptionalInteger("max_tokens", 1, int.MaxValue);
+        var temperature = reader.OptionalNumber("temperature", 0, 2) ?? 1;
+        var topP = reader.OptionalNumber("top_p", 0, 1) ?? 1;
+        if (topP <= 0) throw RequestReader.Invalid("top_p", "'top_p' must be greater than 0.");
+        var seed = reader.OptionalInteger("seed", long.MinValue, long.MaxValue);
+        var stream = reader.OptionalBool("stream") ?? false;
+
+        var includeUsage = false;
+        switch (reader.Get("stream_options"))
+        {
+            case null:
+                break;
+            case JsonObject options when stream:
+                includeUsage = new RequestReader(options).OptionalBool("include_usage") is true;
+                break;
+            case JsonObject:
+                throw RequestReader.Invalid("stream_options", "'stream_options' is only allowed when 'stream' is true.");
+            case var other:
+                throw RequestReader.WrongType("stream_options", "an object", other);
+        }
+
+        return new GenerationSettings(
+            maxTokens is null ? null : (int)maxTokens,
+            new SamplingParameters((float)temperature, (float)topP, seed is { } s ? unchecked((uint)(s ^ (s >> 32))) : (uint)Random.Shared.Next()),
+            ReadStop(reader),
+            stream,
+            includeUsage);
+    }
+
+    /// <summary>Checks the prompt against the context and builds the engine request.</summary>
+    public GenerationRequest ToEngineRequest(string id, int[] promptTokens, int maxSequenceTokens, string promptParam)
+    {
+        if (promptTokens.Length == 0)
+            throw RequestReader.Invalid(promptParam, "The prompt is empty.");
+        var wanted = promptTokens.Length + (MaxTokens ?? 1);
+        if (wanted > maxSequenceTokens)
+            throw new ApiException(ApiError.BadRequest(
+                $"This model's maximum context length is {maxSequenceTokens} tokens. However, you requested {wanted} tokens " +
+                $"({promptTokens.Length} in the prompt, {MaxTokens ?? 1} for the completion). Please reduce the prompt or the completion length.",
+                promptParam, "context_length_exceeded"));
+        var maxNew = MaxTokens ?? maxSequenceTokens - promptTokens.Length;
+        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop);
+    }
+
+    private static IReadOnlyList<string> ReadStop(RequestReader reader)
+    {
+        var stops = reader.Get("stop") switch
+        {
+            null => [],
+            JsonValue v when v.TryGetValue(out string? single) => [single],
+            JsonArray array when array.Count <= MaxStopSequences => array.Select(item =>
+                item is JsonValue v && v.TryGetValue(out string? s) ? s : throw RequestReader.WrongType("stop", "a string or an array of strings", item)).ToArray(),
+            JsonArray => throw RequestReader.Invalid("stop", $"'stop' holds at most {MaxStopSequences} sequences."),
+            var other => throw RequestReader.WrongType("stop", "a string or an array of strings", other),
+        };
+        return stops.Any(s => s.Length == 0)
+            ? throw RequestReader.Invalid("stop", "Stop sequences must not be empty.")
+            : stops;
+    }
+
+    /// <summary>False, 0, an empty list or response_format {"type":"text"}: what clients send to mean "not used".</summary>
+    private static bool IsOff(JsonNode value) => value switch
+    {
+        JsonValue v => v.GetValueKind() == System.Text.Json.JsonValueKind.False || (v.TryGetValue(out double d) && d == 0),
+        JsonArray array => array.Count == 0,
+        JsonObject o => o["type"] is JsonValue t && t.TryGetValue(out string? type) && type == "text",
+        _ => false,
+    };
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace InferenceServer.Api;
+
+/// <summary>
+/// Reads an OpenAI request body field by field, turning every type or range problem into a 400 that
+/// names the parameter. JSON null counts as absent, as OpenAI treats it.
+/// </summary>
+internal sealed class RequestReader(JsonObject body)
+{
+    public JsonObject Body => body;
+
+    public static async Task<RequestReader> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentType is { } contentType && !request.HasJsonContentType())
+            throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
+                $"Unsupported Content-Type '{contentType}': send the request body as application/json.", "invalid_request_error"));
+
+        JsonNode? node;
+        try
+        {
+            node = await JsonNode.ParseAsync(request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            throw new ApiException(ApiError.BadRequest(
+                $"We could not parse the JSON body of your request: {ex.Message} The body must be a JSON object."));
+        }
+        return node is JsonObject obj
+            ? new RequestReader(obj)
+            : throw new ApiException(ApiError.BadRequest("The request body must be a JSON object."));
+    }
+
+    public JsonNode? Get(string name) => body.TryGetPropertyValue(name, out var value) ? value : null;
+
+    public string RequiredString(string name) =>
+        OptionalString(name) ?? throw Invalid(name, $"Missing required parameter: '{name}'.", "missing_required_parameter");
+
+    public string? OptionalString(string name) => Get(name) switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        var other => throw WrongType(name, "a string", other),
+    };
+
+    public bool? OptionalBool(string name) => Get(name) switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        var other => throw WrongType(name, "a boolean", other),
+    };
+
+    public double? OptionalNumber(string name, double min, double max)
+    {
+        var node = Get(name);
+        if (node is null) return null;
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) throw WrongType(name, "a number", node);
+        var value = v.GetValue<double>();
+        return value >= min && value <= max
+            ? value
+            : throw Invalid(name, $"{value} is out of range for '{name}': expected a number from {min} to {max}.", "invalid_value");
+    }
+
+    public long? OptionalInteger(string name, long min, long max)
+    {
+        var node = Get(name);
+        if (node is null) return null;
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) throw WrongType(name, "an integer", node);
+        if (!v.TryGetValue(out long value))
+        {
+            var asDouble = v.GetValue<double>();
+            if (asDouble != Math.Floor(asDouble)) throw WrongType(name, "an integer", node);
+            value = asDouble < min ? long.MinValue : asDouble > max ? long.MaxValue : (long)asDouble;
+        }
+        return value >= min && value <= max
+            ? value
+            : throw Invalid(name, $"{value} is out of range for '{name}': expected an integer from {min} to {max}.", "invalid_value");
+    }
+
+    public static ApiException Invalid(string param, string message, string code = "invalid_value") =>
+        new(ApiError.BadRequest(message, param, code));
+
+    public static ApiException WrongType(string param, string expected, JsonNode? actual) =>
+        Invalid(param, $"Invalid type for '{param}': expected {expected}, but got {Describe(actual)}.", "invalid_type");
+
+    private static string Describe(JsonNode? node) => node switch
+    {
+        null => "null",
+        JsonObject => "an object",
+        JsonArray => "an array",
+        JsonValue v => v.GetValueKind() switch
+        {
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            _ => "a value",
+        },
+        _ => "a value",
+    };
+}

@@ -1,0 +1,79 @@
+using System.Text.Json.Serialization;
+
+namespace InferenceServer.Api;
+
+// OpenAI's response shapes. Properties OpenAI always sends, even as null, say so with JsonIgnoreCondition.Never.
+
+internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens)
+{
+    public static Usage Of(int prompt, int completion) => new(prompt, completion, prompt + completion);
+}
+
+internal sealed record ChatCompletion(string Id, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage)
+{
+    [JsonPropertyOrder(-1)]
+    public string Object => "chat.completion";
+    public string SystemFingerprint => WireConstants.SystemFingerprint;
+}
+
+internal sealed record ChatChoice(
+    int Index,
+    ChatMessage Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public object? Logprobs => null;
+}
+
+internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content);
+
+internal sealed record ChatCompletionChunk(string Id, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices, Usage? Usage = null)
+{
+    [JsonPropertyOrder(-1)]
+    public string Object => "chat.completion.chunk";
+    public string SystemFingerprint => WireConstants.SystemFingerprint;
+}
+
+internal sealed record ChatChunkChoice(
+    int Index,
+    ChatDelta Delta,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public object? Logprobs => null;
+}
+
+internal sealed record ChatDelta(string? Role = null, string? Content = null);
+
+internal sealed record TextCompletion(string Id, long Created, string Model, IReadOnlyList<TextChoice> Choices, Usage? Usage = null)
+{
+    [JsonPropertyOrder(-1)]
+    public string Object => "text_completion";
+    public string SystemFingerprint => WireConstants.SystemFingerprint;
+}
+
+internal sealed record TextChoice(
+    int Index,
+    string Text,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public object? Logprobs => null;
+}
+
+internal sealed record ModelObject(string Id, long Created, string OwnedBy)
+{
+    [JsonPropertyOrder(-1)]
+    public string Object => "model";
+}
+
+internal sealed record ModelList(IReadOnlyList<ModelObject> Data)
+{
+    [JsonPropertyOrder(-1)]
+    public string Object => "list";
+}
+
+internal static class WireConstants
+{
+    public const string SystemFingerprint = "fp_inferenceserver";
+}

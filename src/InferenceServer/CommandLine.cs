@@ -1,0 +1,71 @@
+using System.Text;
+
+namespace InferenceServer;
+
+/// <summary>
+/// Maps the server's command-line flags onto configuration keys, so the same settings work from
+/// appsettings.json, environment variables (Server__Port) and flags, with flags winning.
+/// </summary>
+internal static class CommandLine
+{
+    private sealed record Flag(string[] Names, string Key, string Value, string Help, string Default);
+
+    private static readonly Flag[] Flags =
+    [
+        new(["-m", "--model"], "Model", "PATH", "GGUF model file", "(required)"),
+        new(["--model-id"], "ModelId", "ID", "model id that clients send in \"model\"", "file name without .gguf"),
+        new(["--host"], "Host", "ADDRESS", "address to listen on", "127.0.0.1"),
+        new(["--port"], "Port", "PORT", "port to listen on", "8080"),
+        new(["-c", "--ctx-size"], "ContextSize", "N", "total KV cells shared by all sequences", "min(trained context, 4096) x parallel"),
+        new(["-np", "--parallel"], "Parallel", "N", "most sequences decoding at once", "8"),
+        new(["-t", "--threads"], "Threads", "N", "CPU threads", "all cores"),
+        new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
+        new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
+        new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+    ];
+
+    /// <summary>Parses flags into configuration entries; returns an error message for an unknown flag or a missing value.</summary>
+    public static string? TryParse(string[] args, out Dictionary<string, string?> settings, out bool helpWanted)
+    {
+        settings = new Dictionary<string, string?>();
+        helpWanted = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "-h" or "--help")
+            {
+                helpWanted = true;
+                continue;
+            }
+            string? inlineValue = null;
+            if (arg.StartsWith("--") && arg.IndexOf('=') is var eq and > 0)
+            {
+                inlineValue = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+            var flag = Flags.FirstOrDefault(f => f.Names.Contains(arg));
+            if (flag is null) return $"Unknown option '{arg}'. Run with --help to list the options.";
+            var value = inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
+            if (value is null) return $"Option '{arg}' needs a value ({flag.Value}).";
+            settings[$"{ServerOptions.Section}:{flag.Key}"] = value;
+        }
+        return null;
+    }
+
+    public static string Help()
+    {
+        var text = new StringBuilder();
+        text.AppendLine("Usage: InferenceServer -m MODEL.gguf [options]");
+        text.AppendLine();
+        text.AppendLine("An OpenAI-compatible server for GGUF models (chat and text completions, streaming).");
+        text.AppendLine();
+        text.AppendLine("Options:");
+        foreach (var flag in Flags)
+            text.AppendLine($"  {string.Join(", ", flag.Names) + " " + flag.Value,-28} {flag.Help} (default: {flag.Default})");
+        text.AppendLine($"  {"-h, --help",-28} show this help");
+        text.AppendLine();
+        text.AppendLine("Every option can also be set in appsettings.json under \"Server\" or as an environment");
+        text.AppendLine("variable Server__<Name> (for example Server__Port=9000); flags win.");
+        return text.ToString();
+    }
+}

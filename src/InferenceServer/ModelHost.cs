@@ -1,0 +1,55 @@
+using InferenceServer.Engine;
+using InferenceServer.Llama;
+using Microsoft.Extensions.Options;
+
+namespace InferenceServer;
+
+/// <summary>What the API needs from a loaded model.</summary>
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer);
+
+/// <summary>
+/// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
+/// then owns the engine. A load failure stops the application with a non-zero exit code.
+/// </summary>
+internal sealed class ModelHost(
+    IOptions<ServerOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggers) : BackgroundService
+{
+    private readonly ILogger _logger = loggers.CreateLogger<ModelHost>();
+    private volatile ServedModel? _model;
+    private LlamaModel? _llama;
+
+    /// <summary>The loaded model, or null while it loads.</summary>
+    public ServedModel? Model => _model;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        var settings = options.Value;
+        try
+        {
+            var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
+            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
+                settings.BatchSize, settings.MicroBatchSize, threads), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+
+            var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
+                new EngineOptions { MaxQueuedRequests = settings.MaxQueue }, loggers.CreateLogger<InferenceEngine>());
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer);
+            _logger.LogInformation("Model {ModelId} is ready", _model.Id);
+        }
+        catch (ModelLoadException ex)
+        {
+            _logger.LogCritical("{Message}", ex.Message);
+            Environment.ExitCode = 2;
+            lifetime.StopApplication();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _model?.Engine.Dispose();
+        _llama?.Dispose();
+        base.Dispose();
+    }
+}

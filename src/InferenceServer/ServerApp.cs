@@ -1,0 +1,107 @@
+using InferenceServer.Api;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Serilog;
+
+namespace InferenceServer;
+
+/// <summary>The composition root: configuration, logging, the model host and the HTTP surface.</summary>
+public static class ServerApp
+{
+    /// <summary>Builds the server from command-line flags. Throws <see cref="ArgumentException"/> for bad flags or settings.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        if (CommandLine.TryParse(args, out var flags, out _) is { } flagError) throw new ArgumentException(flagError);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.AddInMemoryCollection(flags);
+        builder.Services.AddSerilog((services, logger) => logger
+            .ReadFrom.Configuration(builder.Configuration)
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+            .MinimumLevel.Override("InferenceServer.Llama", Serilog.Events.LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {RequestId}{NewLine}{Exception}"));
+
+        var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        Validate(options);
+        builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
+        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.Services.AddSingleton<ModelHost>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseSerilogRequestLogging();
+        app.UseExceptionHandler(errors => errors.Run(context =>
+        {
+            var failure = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            app.Logger.LogError(failure, "Unhandled error in request {RequestId}", context.TraceIdentifier);
+            return new ApiError(StatusCodes.Status500InternalServerError,
+                $"The server had an error while processing your request (request id {context.TraceIdentifier}).", "server_error").WriteAsync(context.Response);
+        }));
+        app.UseStatusCodePages(context => StatusCodeError(context.HttpContext));
+        MapEndpoints(app);
+        return app;
+    }
+
+    private static void MapEndpoints(WebApplication app)
+    {
+        app.MapGet("/health", (ModelHost host) => host.Model is null
+            ? Results.Json(new { status = "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Json(new { status = "ok" }));
+
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(async (context, next) =>
+        {
+            try
+            {
+                return await next(context);
+            }
+            catch (ApiException ex)
+            {
+                return ex.Error.ToResult();
+            }
+        });
+        v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
+        v1.MapGet("/models", ModelsEndpoint.List);
+        v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
+    }
+
+    /// <summary>Gives routing's bodiless 404/405 (and any other bare error status) OpenAI's error shape.</summary>
+    private static Task StatusCodeError(HttpContext context)
+    {
+        var status = context.Response.StatusCode;
+        var request = $"{context.Request.Method} {context.Request.Path}";
+        var error = status switch
+        {
+            StatusCodes.Status404NotFound => new ApiError(status, $"Unknown route: {request}.", "invalid_request_error", Code: "unknown_url"),
+            StatusCodes.Status405MethodNotAllowed => new ApiError(status, $"Method not allowed: {request}.", "invalid_request_error", Code: "method_not_allowed"),
+            _ => new ApiError(status, $"The request failed with status {status}.", "invalid_request_error"),
+        };
+        return error.WriteAsync(context.Response);
+    }
+
+    private static void Validate(ServerOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.Model))
+            throw new ArgumentException("No model given: pass -m PATH (a GGUF file), or set Server__Model. Run with --help for the options.");
+        try
+        {
+            Llama.LlamaModel.CheckGgufFile(options.Model);
+        }
+        catch (Llama.ModelLoadException ex)
+        {
+            throw new ArgumentException(ex.Message);
+        }
+        if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port {options.Port} is not a valid port.");
+        if (options.Parallel is < 1 or > 256) throw new ArgumentException($"--parallel {options.Parallel} must be between 1 and 256.");
+        if (options.ContextSize < 0) throw new ArgumentException($"--ctx-size {options.ContextSize} must not be negative.");
+        if (options.Threads < 0) throw new ArgumentException($"--threads {options.Threads} must not be negative.");
+        if (options.BatchSize < options.Parallel)
+            throw new ArgumentException($"--batch-size {options.BatchSize} must be at least --parallel {options.Parallel}, so that every running sequence advances each step.");
+        if (options.MicroBatchSize < 1 || options.MicroBatchSize > options.BatchSize)
+            throw new ArgumentException($"--ubatch-size {options.MicroBatchSize} must be between 1 and --batch-size {options.BatchSize}.");
+        if (options.MaxQueue < 0) throw new ArgumentException($"--max-queue {options.MaxQueue} must not be negative.");
+    }
+}

@@ -1,0 +1,36 @@
+namespace InferenceServer;
+
+/// <summary>Server settings, bound from the "Server" configuration section (appsettings.json, Server__* variables, command line).</summary>
+public sealed class ServerOptions
+{
+    public const string Section = "Server";
+
+    /// <summary>Path of the GGUF model file.</summary>
+    public string? Model { get; set; }
+
+    /// <summary>The id clients use in "model"; defaults to the file name without ".gguf".</summary>
+    public string? ModelId { get; set; }
+
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 8080;
+
+    /// <summary>Total KV cells shared by all sequences; 0 = min(trained context, 4096) × Parallel.</summary>
+    public int ContextSize { get; set; }
+
+    /// <summary>Most sequences decoding at once.</summary>
+    public int Parallel { get; set; } = 8;
+
+    /// <summary>CPU threads for decoding; 0 = all cores.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Most tokens in one decode step (running tokens plus prompt chunks).</summary>
+    public int BatchSize { get; set; } = 512;
+
+    /// <summary>Most tokens llama.cpp computes in one pass; larger batches are split.</summary>
+    public int MicroBatchSize { get; set; } = 512;
+
+    /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
+    public int MaxQueue { get; set; } = 256;
+
+    public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(Model ?? "model");
+}

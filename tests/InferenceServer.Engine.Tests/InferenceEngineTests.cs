@@ -1,0 +1,146 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InferenceServer.Engine.Tests;
+
+public class InferenceEngineTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private static InferenceEngine NewEngine(FakeExecutor executor, int maxQueue = 16) =>
+        new(executor, new FakeTokenizer(), new EngineOptions { MaxQueuedRequests = maxQueue }, NullLogger<InferenceEngine>.Instance);
+
+    private static GenerationRequest Request(string prompt, int maxNew, params string[] stops) =>
+        new(prompt, prompt.Select(c => (int)c).ToArray(), maxNew, new SamplingParameters(0), stops);
+
+    private static async Task<(string Text, GenerationFinished Finished)> ReadAll(ChannelReader<GenerationEvent> events)
+    {
+        var text = "";
+        GenerationFinished? finished = null;
+        using var timeout = new CancellationTokenSource(Timeout);
+        await foreach (var item in events.ReadAllAsync(timeout.Token))
+        {
+            if (item is TextDelta delta) text += delta.Text;
+            if (item is GenerationFinished done) finished = done;
+        }
+        return (text, finished ?? throw new InvalidOperationException("No finish event."));
+    }
+
+    [Fact]
+    public async Task Generates_until_max_tokens_and_reports_length_with_exact_usage()
+    {
+        using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));
+        var (text, finished) = await ReadAll(engine.Submit(Request("abc", 5), CancellationToken.None));
+
+        Assert.Equal("defgh", text);
+        Assert.Equal(new GenerationFinished(FinishReason.Length, 3, 5), finished);
+    }
+
+    [Fact]
+    public async Task End_of_generation_token_stops_without_emitting_text()
+    {
+        using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32), (_, position) => position >= 4 ? 0 : 'x'));
+        var (text, finished) = await ReadAll(engine.Submit(Request("ab", 50), CancellationToken.None));
+
+        Assert.Equal("xxx", text);
+        Assert.Equal(FinishReason.Stop, finished.Reason);
+        Assert.Equal(4, finished.CompletionTokens);
+    }
+
+    [Fact]
+    public async Task A_stop_sequence_ends_generation_and_is_not_emitted()
+    {
+        using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));
+        var (text, finished) = await ReadAll(engine.Submit(Request("a", 50, "fg"), CancellationToken.None));
+
+        Assert.Equal("bcde", text);
+        Assert.Equal(FinishReason.Stop, finished.Reason);
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_all_finish_and_every_sequence_is_freed()
+    {
+        var executor = new FakeExecutor(new ModelLimits(1024, 256, 4, 64));
+        using var engine = NewEngine(executor);
+        var streams = Enumerable.Range(0, 12).Select(i => engine.Submit(Request(new string('a', 3 + i), 10), CancellationToken.None)).ToList();
+        var results = await Task.WhenAll(streams.Select(ReadAll));
+
+        Assert.All(results, r => Assert.Equal(10, r.Finished.CompletionTokens));
+        Assert.Equal(12, executor.Cleared.Count);
+        Assert.True(executor.Batches.Max(b => b.Select(t => t.Slot).Distinct().Count()) > 1, "requests never shared a decode");
+        await WaitUntil(() => engine.Snapshot is { Running: 0, Waiting: 0, ReservedCells: 0 });
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_request_frees_its_sequence_for_the_next()
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32));
+        using var engine = NewEngine(executor);
+        using var cancel = new CancellationTokenSource();
+        var endless = engine.Submit(Request("a", 200), cancel.Token);
+        Assert.True(await endless.WaitToReadAsync());
+
+        cancel.Cancel();
+        var (_, finished) = await ReadAll(endless);
+        Assert.Equal(FinishReason.Cancelled, finished.Reason);
+        Assert.Contains(new SequenceSlot(0), executor.Cleared);
+
+        var (text, _) = await ReadAll(engine.Submit(Request("a", 3), CancellationToken.None));
+        Assert.Equal("bcd", text);
+    }
+
+    [Fact]
+    public async Task A_full_queue_refuses_new_requests_until_there_is_room()
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
+        using var engine = NewEngine(executor, maxQueue: 1);
+        var first = engine.Submit(Request("a", 2), CancellationToken.None);
+        await WaitUntil(() => engine.Snapshot.Running == 1);
+        var second = engine.Submit(Request("b", 2), CancellationToken.None);
+
+        var refused = Assert.Throws<EngineOverloadedException>(() => engine.Submit(Request("c", 2), CancellationToken.None));
+        Assert.Equal(1, refused.QueueLimit);
+
+        executor.Gate.Set();
+        await ReadAll(first);
+        await ReadAll(second);
+        var (text, _) = await ReadAll(engine.Submit(Request("c", 2), CancellationToken.None));
+        Assert.Equal("bc", text);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_waiting_request_removes_it_without_running_it()
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
+        using var engine = NewEngine(executor);
+        var first = engine.Submit(Request("a", 2), CancellationToken.None);
+        await WaitUntil(() => engine.Snapshot.Running == 1);
+        using var cancel = new CancellationTokenSource();
+        var waiting = engine.Submit(Request("zzzz", 2), cancel.Token);
+        cancel.Cancel();
+        executor.Gate.Set();
+
+        var (_, finished) = await ReadAll(waiting);
+        Assert.Equal(FinishReason.Cancelled, finished.Reason);
+        Assert.Equal(0, finished.CompletionTokens);
+        await ReadAll(first);
+        Assert.DoesNotContain(executor.Batches.SelectMany(b => b), t => t.Token == 'z');
+    }
+
+    [Fact]
+    public void Requests_longer_than_a_sequence_may_hold_are_refused()
+    {
+        using var engine = NewEngine(new FakeExecutor(new ModelLimits(1024, 16, 2, 32)));
+        Assert.Throws<ArgumentException>(() => engine.Submit(Request(new string('a', 10), 7), CancellationToken.None));
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not reached.");
+            await Task.Delay(5);
+        }
+    }
+}
