@@ -1,0 +1,70 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace InferenceServer.Tests;
+
+/// <summary>What continuous batching must not change: greedy outputs, and freeing what clients abandon.</summary>
+[Collection(ServerCollection.Name)]
+public class BatchingTests(ServerFixture server)
+{
+    private static readonly string[] Names = ["Lily", "Tom", "Sue", "Max", "Ben", "Mia", "Sam", "Amy", "Tim", "Zoe", "Jack", "Anna", "Bob", "Kate", "Leo", "Lucy"];
+
+    private async Task<string> Complete(string prompt, int maxTokens)
+    {
+        using var response = await server.Http.PostAsJsonAsync("v1/completions",
+            new { model = ServerFixture.ModelId, prompt, max_tokens = maxTokens, temperature = 0 });
+        response.EnsureSuccessStatusCode();
+        return (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["text"]!;
+    }
+
+    [Fact]
+    public async Task Greedy_output_is_the_same_alone_and_among_fifteen_other_requests()
+    {
+        var prompts = Names.Select((name, i) => $"Once upon a time, {name} went to the {(i % 2 == 0 ? "park" : "shop")} with {i + 1} friends.").ToArray();
+        var alone = new List<string>();
+        foreach (var prompt in prompts) alone.Add(await Complete(prompt, 48));
+
+        // Staggered starts, so prompts are prefilled while other sequences are generating.
+        var together = await Task.WhenAll(prompts.Select(async (prompt, i) =>
+        {
+            await Task.Delay(i * 15);
+            return await Complete(prompt, 48);
+        }));
+
+        var differing = Enumerable.Range(0, prompts.Length).Where(i => alone[i] != together[i]).ToList();
+        Assert.True(differing.Count == 0,
+            $"{differing.Count} of {prompts.Length} outputs changed under batching: " +
+            string.Join(" | ", differing.Select(i => $"alone '{alone[i]}' vs batched '{together[i]}'")));
+    }
+
+    [Fact]
+    public async Task Abandoned_streams_free_their_sequences_and_the_server_still_answers()
+    {
+        var random = new Random(7);
+        // A client that goes away closes its connection; HttpClient would otherwise drain the rest of the stream.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.BaseUrl };
+        await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+        {
+            using var cancel = new CancellationTokenSource();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+            {
+                Content = JsonContent.Create(new { model = ServerFixture.ModelId, prompt = $"Tom and {Names[i % 16]} played", max_tokens = 400, stream = true }),
+            };
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+            var stream = await response.Content.ReadAsStreamAsync(cancel.Token);
+            var buffer = new byte[64];
+            var toRead = random.Next(1, 20);
+            for (var read = 0; read < toRead; read++)
+                if (await stream.ReadAsync(buffer, cancel.Token) == 0) break;
+            cancel.Cancel();
+        }));
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (server.Model.Engine.Snapshot is not { Running: 0, Waiting: 0, ReservedCells: 0 })
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"sequences still held: {server.Model.Engine.Snapshot}");
+            await Task.Delay(20);
+        }
+        Assert.False(string.IsNullOrEmpty(await Complete("The cat", 5)));
+    }
+}

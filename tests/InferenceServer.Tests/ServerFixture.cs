@@ -1,0 +1,79 @@
+using System.ClientModel;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAI;
+
+namespace InferenceServer.Tests;
+
+/// <summary>Finds the shared test models beside the repository (or where INFERENCE_TEST_MODELS points).</summary>
+public static class TestModels
+{
+    public static string Path(string file)
+    {
+        if (Environment.GetEnvironmentVariable("INFERENCE_TEST_MODELS") is { Length: > 0 } dir)
+            return System.IO.Path.Combine(dir, file);
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var candidate = System.IO.Path.Combine(d.FullName, "shared", "models", file);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException($"Test model {file} not found in any shared/models above {AppContext.BaseDirectory}; set INFERENCE_TEST_MODELS.");
+    }
+}
+
+/// <summary>The real server (Kestrel on 127.0.0.1, a real model) started once for a test collection.</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public const string ModelFile = "TinyStories-656K-Q8_0.gguf";
+    public const string ModelId = "TinyStories-656K-Q8_0";
+
+    private WebApplication? _app;
+
+    public Uri BaseUrl { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+    public WebApplication App => _app!;
+
+    public OpenAIClient OpenAI(int maxRetries = 0) => new(new ApiKeyCredential("no-key-needed"), new OpenAIClientOptions
+    {
+        Endpoint = new Uri(BaseUrl, "v1"),
+        RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries),
+        NetworkTimeout = TimeSpan.FromMinutes(2),
+    });
+
+    public async Task InitializeAsync()
+    {
+        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "2"]);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
+        Http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromMinutes(2) };
+
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while ((await Http.GetAsync("health")).StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The model did not load within a minute.");
+            await Task.Delay(50);
+        }
+    }
+
+    public ServedModel Model => _app!.Services.GetRequiredService<ModelHost>().Model!;
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ServerCollection : ICollectionFixture<ServerFixture>
+{
+    public const string Name = "server";
+}
