@@ -375,7 +375,7 @@ internal sealed class Parser(List<Token> tokens)
                 }
             case TokenKind.Integer:
                 Next();
-                return new ConstExpr(long.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : double.Parse(t.Value, CultureInfo.InvariantCulture), t.Line);
+                return new ConstExpr(long.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? (object)l : double.Parse(t.Value, CultureInfo.InvariantCulture), t.Line);
             case TokenKind.Float:
                 Next();
                 return new ConstExpr(double.Parse(t.Value, NumberStyles.Float, CultureInfo.InvariantCulture), t.Line);

@@ -56,9 +56,9 @@ internal static partial class Filters
                     return Methods.Replace(PyOps.Str(value), PyOps.Str(a.Get("old")), PyOps.Str(a.Get("new")), count is null ? -1 : PyOps.ToLong(count));
                 }
             case "items":
-                if (value is Undefined) return new PyList();
+                if (value is Undefined) return new PyGenerator([]);
                 if (value is not PyDict dict) throw PyOps.TypeError("Can only get item pairs from a mapping.");
-                return new PyList(dict.Pairs.Select(p => (object?)new PyTuple([p.Key, p.Value])));
+                return new PyGenerator(dict.Pairs.Select(p => (object?)new PyTuple([p.Key, p.Value])).ToList());
             case "list": return new PyList(Iter(value));
             case "unique":
                 {
@@ -74,7 +74,7 @@ internal static partial class Filters
                         seen.Add(k);
                         result.Add(item);
                     }
-                    return result;
+                    return new PyGenerator(result);
                 }
             case "map": return Map(interp, value, args, kwargs);
             case "select": case "reject": return Select(interp, value, args, name == "select", null);
@@ -87,7 +87,7 @@ internal static partial class Filters
             case "float":
                 a.Bind("default");
                 return ToFloat(value, a.Get("default", 0.0));
-            case "abs": return value switch { long l => Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw PyOps.TypeError($"bad operand type for abs(): '{PyOps.TypeName(value)}'") };
+            case "abs": return value switch { long l => (object)Math.Abs(l), double d => (object)Math.Abs(d), bool b => (object)(b ? 1L : 0L), _ => throw PyOps.TypeError($"bad operand type for abs(): '{PyOps.TypeName(value)}'") };
             case "round":
                 {
                     a.Bind("precision", "method");
@@ -96,8 +96,8 @@ internal static partial class Filters
                     double d = PyOps.ToDouble(value), scale = Math.Pow(10, precision);
                     return method switch
                     {
-                        "common" => value is long or bool ? PyOps.ToLong(value) : Math.Round(d, precision, MidpointRounding.ToEven),
-                        "ceil" => Math.Ceiling(d * scale) / scale,
+                        "common" => value is long or bool ? (object)PyOps.ToLong(value) : Math.Round(d, precision, MidpointRounding.ToEven),
+                        "ceil" => (object)(Math.Ceiling(d * scale) / scale),
                         "floor" => Math.Floor(d * scale) / scale,
                         _ => throw new TemplateRenderException("FilterArgumentError: method must be common, ceil or floor"),
                     };
@@ -148,7 +148,7 @@ internal static partial class Filters
                 }
             case "reverse":
                 if (PyOps.AsString(value) is { } str) return WrapLike(value, string.Concat(PyOps.CodePoints(str).Reverse()));
-                return new PyList(Iter(value).AsEnumerable().Reverse());
+                return new PyGenerator(Iter(value).AsEnumerable().Reverse().ToList());
             case "batch":
                 {
                     a.Bind("linecount", "fill_with");
@@ -167,7 +167,7 @@ internal static partial class Filters
                         if (hasFill) while (current.Count < size) current.Add(fill);
                         result.Add(current);
                     }
-                    return result;
+                    return new PyGenerator(result);
                 }
             case "attr": return Access.GetAttr(value, PyOps.Str(args[0]));
             default: throw new TemplateRenderException($"TemplateAssertionError: No filter named '{name}'.");
@@ -227,8 +227,8 @@ internal static partial class Filters
 
     private static object? ToFloat(object? value, object? fallback) => value switch
     {
-        bool b => b ? 1.0 : 0.0,
-        long l => (double)l,
+        bool b => (object)(b ? 1.0 : 0.0),
+        long l => (object)(double)l,
         double d => d,
         string or Markup => double.TryParse(PyOps.AsString(value)!.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f : fallback,
         _ => fallback,
@@ -271,29 +271,29 @@ internal static partial class Filters
         return keyed.Select(k => k.Item).ToList();
     }
 
-    private static PyList Map(Interpreter interp, object? value, List<object?> args, List<(string Name, object? Value)> kwargs)
+    private static PyGenerator Map(Interpreter interp, object? value, List<object?> args, List<(string Name, object? Value)> kwargs)
     {
-        var items = Iter(value);
+        var items = PyOps.Truthy(value) ? Iter(value) : [];
         var attribute = kwargs.FirstOrDefault(k => k.Name == "attribute");
         if (attribute.Name is not null)
         {
             var dflt = kwargs.FirstOrDefault(k => k.Name == "default");
             var get = Getter(attribute.Value!, dflt.Name is null ? null : dflt.Value);
-            return new PyList(items.Select(get));
+            return new PyGenerator(items.Select(get).ToList());
         }
         if (args.Count == 0) throw new TemplateRenderException("FilterArgumentError: map requires a filter argument");
         var filter = PyOps.Str(args[0]);
         var rest = args.Skip(1).ToList();
-        return new PyList(items.Select(x => Apply(interp, filter, x, rest, kwargs)));
+        return new PyGenerator(items.Select(x => Apply(interp, filter, x, rest, kwargs)).ToList());
     }
 
-    private static PyList Select(Interpreter interp, object? value, List<object?> args, bool keep, string? attribute)
+    private static PyGenerator Select(Interpreter interp, object? value, List<object?> args, bool keep, string? attribute)
     {
         var get = attribute is null ? (x => x) : Getter(attribute, null);
         Func<object?, bool> test = args.Count == 0
             ? x => PyOps.Truthy(x)
             : x => PyOps.Truthy(Tests.Apply(interp, PyOps.Str(args[0]), x, args.Skip(1).ToList(), 0));
-        return new PyList(Iter(value).Where(x => test(get(x)) == keep));
+        return new PyGenerator((PyOps.Truthy(value) ? Iter(value) : []).Where(x => test(get(x)) == keep).ToList());
     }
 
     /// <summary>Binds a filter's positional and keyword arguments to its Python parameter names.</summary>

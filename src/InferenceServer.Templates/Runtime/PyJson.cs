@@ -166,7 +166,7 @@ internal static class JsonBridge
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.GetRawText().AsSpan().IndexOfAny(".eE") < 0 && e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => e.GetRawText().AsSpan().IndexOfAny(".eE") < 0 && e.TryGetInt64(out var l) ? (object)l : e.GetDouble(),
         JsonValueKind.Array => new PyList(e.EnumerateArray().Select(FromElement)),
         JsonValueKind.Object => ObjectFrom(e),
         _ => throw new InvalidOperationException(e.ValueKind.ToString()),

@@ -23,6 +23,7 @@ internal static class PyOps
         Undefined => "Undefined",
         LoopContext => "LoopContext",
         Macro => "Macro",
+        PyGenerator => "generator",
         _ => "function",
     };
 
@@ -101,6 +102,7 @@ internal static class PyOps
             case Namespace ns: sb.Append("<Namespace ").Append(Repr(ns.Attributes)).Append('>'); break;
             case Undefined: sb.Append("Undefined"); break;
             case Macro m: sb.Append("<Macro '").Append(m.Name).Append("'>"); break;
+            case PyGenerator: sb.Append("<generator object>"); break;
             default: sb.Append("<").Append(TypeName(v)).Append('>'); break;
         }
     }
@@ -261,7 +263,7 @@ internal static class PyOps
     {
         if (a is Undefined ua) throw ua.Fail();
         if (b is Undefined ub) throw ub.Fail();
-        if (IsNumber(a) && IsNumber(b)) return a is double || b is double ? ToDouble(a) + ToDouble(b) : ToLong(a) + ToLong(b);
+        if (IsNumber(a) && IsNumber(b)) return a is double || b is double ? (object)(ToDouble(a) + ToDouble(b)) : ToLong(a) + ToLong(b);
         if (a is Markup ma && AsString(b) is { } sb) return new Markup(ma.Value + (b is Markup ? sb : HtmlEscape(sb)));
         if (b is Markup mb && a is string sa2) return new Markup(HtmlEscape(sa2) + mb.Value);
         if (a is string s1 && b is string s2) return s1 + s2;
@@ -287,8 +289,8 @@ internal static class PyOps
         bool isFloat = a is double || b is double;
         switch (op)
         {
-            case "-": return isFloat ? ToDouble(a) - ToDouble(b) : ToLong(a) - ToLong(b);
-            case "*": return isFloat ? ToDouble(a) * ToDouble(b) : ToLong(a) * ToLong(b);
+            case "-": return isFloat ? (object)(ToDouble(a) - ToDouble(b)) : ToLong(a) - ToLong(b);
+            case "*": return isFloat ? (object)(ToDouble(a) * ToDouble(b)) : ToLong(a) * ToLong(b);
             case "/":
                 if (ToDouble(b) == 0) throw new TemplateRenderException("ZeroDivisionError: division by zero");
                 return ToDouble(a) / ToDouble(b);
@@ -340,9 +342,9 @@ internal static class PyOps
 
     public static object? Negate(object? v) => v switch
     {
-        long l => -l,
-        double d => -d,
-        bool b => b ? -1L : 0L,
+        long l => (object)-l,
+        double d => (object)-d,
+        bool b => (object)(b ? -1L : 0L),
         Undefined u => throw u.Fail(),
         _ => throw TypeError($"bad operand type for unary -: '{TypeName(v)}'"),
     };
@@ -356,6 +358,7 @@ internal static class PyOps
                 return AsString(container)!.Contains(needle, StringComparison.Ordinal);
             case PyDict d: return d.ContainsKey(item);
             case PyList or PyTuple: return ((IEnumerable<object?>)container).Any(x => Equal(x, item));
+            case PyGenerator g: return g.Drain().Any(x => Equal(x, item));
             case Undefined: return false;
             case Namespace: throw TypeError("argument of type 'Namespace' is not iterable");
             default: throw TypeError($"argument of type '{TypeName(container)}' is not iterable");
@@ -369,6 +372,7 @@ internal static class PyOps
         PyDict d => d.Keys.ToList(),
         string or Markup => CodePoints(AsString(v)!),
         Undefined => [],
+        PyGenerator g => g.Drain().ToList(),
         _ => throw TypeError($"'{TypeName(v)}' object is not iterable"),
     };
 

@@ -19,7 +19,7 @@ internal static class Tests
             case "number": return v is long or double or bool;
             case "string": return v is string or Markup;
             case "mapping": return v is PyDict;
-            case "iterable": return v is string or Markup or PyList or PyTuple or PyDict or Undefined;
+            case "iterable": return v is string or Markup or PyList or PyTuple or PyDict or Undefined or PyGenerator;
             case "sequence": return v is string or Markup or PyList or PyTuple or PyDict or Undefined;
             case "callable": return v is ICallableValue;
             case "odd": return PyOps.ToLong(v) % 2 != 0;

@@ -128,3 +128,18 @@ internal sealed class LoopContext(IReadOnlyList<object?> items, int depth0)
         _ => new Undefined($"'LoopContext' object has no attribute '{name}'"),
     };
 }
+
+/// <summary>
+/// A Python generator (what map/select/selectattr/items/unique/batch/reverse return in Jinja2): single pass,
+/// always truthy, no len(), not JSON serializable; `|list` materializes it.
+/// </summary>
+internal sealed class PyGenerator(IEnumerable<object?> source)
+{
+    private IEnumerator<object?>? _enumerator;
+
+    public IEnumerable<object?> Drain()
+    {
+        _enumerator ??= source.GetEnumerator();
+        while (_enumerator.MoveNext()) yield return _enumerator.Current;
+    }
+}
