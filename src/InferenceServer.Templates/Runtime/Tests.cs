@@ -34,8 +34,15 @@ internal static class Tests
             case "in": return PyOps.Contains(Arg(0), v);
             case "sameas":
                 {
+                    // Python `is`: None/True/False and small ints (-5..256) are singletons; other values compare by identity.
                     var o = Arg(0);
-                    return v is null || v is bool ? Equals(v, o) && (v is null ? o is null : o is bool) : ReferenceEquals(v, o);
+                    return v switch
+                    {
+                        null => o is null,
+                        bool b => o is bool ob && b == ob,
+                        long l when l is >= -5 and <= 256 => o is long ol && ol == l,
+                        _ => v is not (long or double or string) && ReferenceEquals(v, o),
+                    };
                 }
             case "lower": { var s = PyOps.Str(v); return s.Any(char.IsLetter) && !s.Any(char.IsUpper); }
             case "upper": { var s = PyOps.Str(v); return s.Any(char.IsLetter) && !s.Any(char.IsLower); }

@@ -57,6 +57,7 @@ internal static class Conversations
     private static JsonObject WithExtras(JsonObject context)
     {
         context["functions"] = Tools().ToJsonString();
+        context["datetime"] = "2026-01-15";
         context["enable_thinking"] = false;
         context["reasoning_effort"] = "low";
         return context;
