@@ -39,7 +39,7 @@ internal static class Methods
         var a = new Args(method.Name, args, kwargs);
         return method.Target switch
         {
-            Markup m => WrapMarkup(method.Name, CallString(m.Value, method.Name, a.EscapeStrings())),
+            Markup m => WrapMarkup(method.Name, CallString(m.Value, method.Name, EscapesArguments(method.Name) ? a.EscapeStrings() : a)),
             string s => CallString(s, method.Name, a),
             PyDict d => CallDict(d, method.Name, a),
             PyList l => CallList(l, method.Name, a),
@@ -47,6 +47,9 @@ internal static class Methods
             _ => throw new InvalidOperationException(method.Name),
         };
     }
+
+    /// <summary>markupsafe escapes the arguments of the str methods it wraps to return Markup (except split and join).</summary>
+    private static bool EscapesArguments(string name) => name is "strip" or "lstrip" or "rstrip" or "replace" or "center" or "ljust" or "rjust" or "zfill" or "format";
 
     private static object? WrapMarkup(string name, object? result) => name switch
     {

@@ -53,10 +53,12 @@ public sealed class ChatTemplateConformanceTests(ReferenceFixtureHandle referenc
                 (false, _) when expected.Raised != error is TemplateRaisedException => $"Jinja2 raised {expected.Error}, C# threw {error!.GetType().Name}: {error.Message}",
                 _ => null,
             };
+            if (!expected.Ok) output.WriteLine($"  {name}: both raise; Jinja2: {expected.Error}");
             if (mismatch is null) passed++;
             else failures.AppendLine($"  {name}: {mismatch}");
         }
-        output.WriteLine($"{template}: {passed}/{reference.Value.Conversations.Count} conversations match");
+        int raisedInJinja = reference.Value.Conversations.Count(c => !reference.Value.Results[$"{template}/{c.Name}"].Ok);
+        output.WriteLine($"{template}: {passed}/{reference.Value.Conversations.Count} conversations match ({raisedInJinja} of them raise in Jinja2)");
         // Some templates reject a system message (gemma-2) or need their own kwargs (firefunction's `functions`).
         Assert.True(new[] { "system_user", "user_only_no_prompt", "extra_kwargs" }.Any(c => reference.Value.Results[$"{template}/{c}"].Ok),
             $"Jinja2 rendered none of the basic conversations: {reference.Value.Results[$"{template}/system_user"].Error}");
