@@ -56,6 +56,16 @@ internal static class LoadGenApp
 
         console.MarkupLine($"loadgen: {Markup.Escape(options.Workload)} workload, {levels.Count} level(s), up to {options.Requests} request(s) " +
                            $"or {options.Duration.TotalSeconds:0.#} s per level, model [bold]{Markup.Escape(model)}[/] at {Markup.Escape(options.BaseUrl.ToString())}");
+        if (options.WarmupRequests > 0)
+        {
+            var warmupLimits = new LevelLimits(options.WarmupRequests, options.Duration, options.Burstiness, options.IgnoreEos, options.Seed);
+            LevelRun warmup = await runner.RunAsync(LoadLevel.Closed(1), options.CreateWorkload(warmup: true), warmupLimits, null, cancel);
+            int ok = warmup.Records.Count(r => r.Succeeded);
+            console.WriteLine($"warm-up: {ok}/{warmup.Records.Count} ok (not measured)");
+            if (ok == 0)
+                console.MarkupLine($"[yellow]warning:[/] every warm-up request failed ({Markup.Escape(warmup.Records.FirstOrDefault()?.Failure?.Key ?? "none sent")}); measuring anyway.");
+        }
+
         if (isTerminal && !options.NoProgress)
         {
             await console.Progress().AutoClear(false).StartAsync(async context =>

@@ -37,6 +37,7 @@ internal static class CommandLine
           --max-concurrency N     open loop: cap on requests in flight
           --requests M            requests per level (default 64)
           --duration DUR          time cap per level (default 10m)
+          --warmup N              unmeasured requests, one at a time, before the first level (default 1)
 
         Report
           --slo METRIC:LIMIT      repeatable; ttft, tpot or e2el, e.g. --slo ttft:500ms --slo tpot:50ms
@@ -97,6 +98,7 @@ internal static class CommandLine
                     "--burstiness" => options with { Burstiness = PositiveDouble(Value(), name) },
                     "--max-concurrency" => options with { MaxConcurrency = PositiveInt(Value(), name) },
                     "--requests" => options with { Requests = PositiveInt(Value(), name) },
+                    "--warmup" => options with { WarmupRequests = NonNegativeInt(Value(), name) },
                     "--duration" => options with { Duration = Positive(DurationText.Parse(Value(), TimeSpan.FromSeconds(1)), name) },
                     "--slo" => AddSlo(options, slos, Value()),
                     "--out" => options with { JsonPath = Value() },

@@ -28,6 +28,8 @@ internal sealed record LoadGenOptions
     public double Burstiness { get; init; } = 1.0;
     public int? MaxConcurrency { get; init; }
     public int Requests { get; init; } = 64;
+    /// <summary>Unmeasured requests sent one at a time before the first level (connections, JIT, server warm-up).</summary>
+    public int WarmupRequests { get; init; } = 1;
     public TimeSpan Duration { get; init; } = TimeSpan.FromMinutes(10);
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(5);
     public int Seed { get; init; }
@@ -45,14 +47,19 @@ internal sealed record LoadGenOptions
         : Concurrencies.Count > 0 ? Concurrencies.Select(LoadLevel.Closed).ToList()
         : [LoadLevel.Closed(1)];
 
-    public Workload CreateWorkload() => Workload switch
+    /// <param name="warmup">True for the warm-up workload: other prompts, so warm-up cannot pre-fill the prefix cache for measured ones.</param>
+    public Workload CreateWorkload(bool warmup = false)
     {
-        "random" => new RandomWorkload(Seed, InputWords, OutputTokens),
-        "shared-prefix" => new SharedPrefixWorkload(Seed, PrefixWords, InputWords, OutputTokens),
-        "multi-turn" => new MultiTurnWorkload(Seed, Turns, InputWords, OutputTokens),
-        "mixed" => new MixedWorkload(Seed, InputWords, LongInputWords, LongFraction, OutputTokens),
-        _ => throw new UsageException($"Unknown workload '{Workload}'."),
-    };
+        int seed = warmup ? ~Seed : Seed;
+        return Workload switch
+        {
+            "random" => new RandomWorkload(seed, InputWords, OutputTokens),
+            "shared-prefix" => new SharedPrefixWorkload(seed, PrefixWords, InputWords, OutputTokens),
+            "multi-turn" => new MultiTurnWorkload(seed, Turns, InputWords, OutputTokens),
+            "mixed" => new MixedWorkload(seed, InputWords, LongInputWords, LongFraction, OutputTokens),
+            _ => throw new UsageException($"Unknown workload '{Workload}'."),
+        };
+    }
 }
 
 /// <summary>A command line the tool cannot run; the message says why.</summary>

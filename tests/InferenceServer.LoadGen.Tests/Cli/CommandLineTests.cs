@@ -25,7 +25,7 @@ public sealed class CommandLineTests
         [
             "--base-url", "http://localhost:9000/v1", "--model=m", "--api-key", "k", "--endpoint", "completions",
             "--workload", "shared-prefix", "--prefix-len", "64", "--input-len", "8:16", "--output-len", "32",
-            "--concurrency", "1,2, 4", "--requests", "10", "--duration", "30s", "--timeout", "500ms", "--seed", "9",
+            "--concurrency", "1,2, 4", "--requests", "10", "--warmup", "3", "--duration", "30s", "--timeout", "500ms", "--seed", "9",
             "--slo", "ttft:500ms", "--slo", "tpot:50ms", "--out", "r.json", "--markdown", "r.md", "--charts", "c", "--no-ignore-eos",
         ]);
         Assert.Equal(new Uri("http://localhost:9000/v1/"), o.BaseUrl);
@@ -34,7 +34,7 @@ public sealed class CommandLineTests
         Assert.Equal(new LengthRange(8, 16), o.InputWords);
         Assert.Equal(LengthRange.Fixed(32), o.OutputTokens);
         Assert.Equal([LoadLevel.Closed(1), LoadLevel.Closed(2), LoadLevel.Closed(4)], o.Levels());
-        Assert.Equal((10, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500), 9), (o.Requests, o.Duration, o.RequestTimeout, o.Seed));
+        Assert.Equal((10, 3, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500), 9), (o.Requests, o.WarmupRequests, o.Duration, o.RequestTimeout, o.Seed));
         Assert.Equal([new Slo(SloMetric.Ttft, TimeSpan.FromMilliseconds(500)), new Slo(SloMetric.Tpot, TimeSpan.FromMilliseconds(50))], o.Slos);
         Assert.Equal(("r.json", "r.md", "c"), (o.JsonPath, o.MarkdownPath, o.ChartsDirectory));
         Assert.False(o.IgnoreEos);

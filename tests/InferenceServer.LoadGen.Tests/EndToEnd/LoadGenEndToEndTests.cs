@@ -15,7 +15,7 @@ public sealed class LoadGenEndToEndTests : IDisposable
 
     public void Dispose() => _harness.Dispose();
 
-    private static string[] Target(FakeOpenAiServer server) => ["--base-url", server.BaseUrl.ToString(), "--model", "fake-model", "--no-progress"];
+    private static string[] Target(FakeOpenAiServer server) => ["--base-url", server.BaseUrl.ToString(), "--model", "fake-model", "--no-progress", "--warmup", "0"];
 
     [Fact]
     public async Task Measures_ttft_itl_tpot_and_usage_tokens_of_streamed_chat_completions()
@@ -132,10 +132,14 @@ public sealed class LoadGenEndToEndTests : IDisposable
             FirstTokenDelay = TimeSpan.FromMilliseconds(100), InterTokenDelay = TimeSpan.FromMilliseconds(10),
         });
         var (exit, _, report) = await _harness.RunAsync(
-            ["--base-url", server.BaseUrl.ToString(), "--no-progress", "--endpoint", "completions", "--input-len", "9", "--output-len", "4", "--requests", "2"]);
+            ["--base-url", server.BaseUrl.ToString(), "--no-progress", "--endpoint", "completions", "--input-len", "9", "--output-len", "4", "--requests", "2", "--warmup", "2"]);
 
         Assert.Equal(0, exit);
         Assert.Equal("fake-model", report.GetProperty("model").GetString()); // discovered from /v1/models
+        Assert.Equal(4, server.Received.Count);                               // 2 warm-up + 2 measured
+        Assert.Equal(2, report.Level(0).Int("sent"));
+        Assert.Empty(server.Received.Take(2).Select(r => r.Body["prompt"]!.GetValue<string>())
+            .Intersect(server.Received.Skip(2).Select(r => r.Body["prompt"]!.GetValue<string>()))); // warm-up prompts differ
         Assert.All(server.Received, r => Assert.Equal("/v1/completions", r.Path));
         Assert.Equal(9, server.Received.First().Body["prompt"]!.GetValue<string>().Split(' ').Length);
         JsonElement level = report.Level(0);
@@ -218,8 +222,9 @@ public sealed class LoadGenEndToEndTests : IDisposable
             listener.Start();
             port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         } // closed again: nothing listens there now
-        var (exit, _, report) = await _harness.RunAsync(["--base-url", $"http://127.0.0.1:{port}/v1", "--model", "m", "--no-progress", "--requests", "2"]);
+        var (exit, console, report) = await _harness.RunAsync(["--base-url", $"http://127.0.0.1:{port}/v1", "--model", "m", "--no-progress", "--requests", "2"]);
         Assert.Equal(1, exit);
         Assert.Equal(new Dictionary<string, int> { ["connection"] = 2 }, report.Level(0).Errors());
+        Assert.Contains("every warm-up request failed (connection)", console);
     }
 }
