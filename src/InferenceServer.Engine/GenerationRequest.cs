@@ -16,4 +16,13 @@ public abstract record GenerationEvent;
 /// <summary>Text that is final (never retracted): stop sequences already removed, characters never split.</summary>
 public sealed record TextDelta(string Text) : GenerationEvent;
 
-public sealed record GenerationFinished(FinishReason Reason, int PromptTokens, int CompletionTokens) : GenerationEvent;
+/// <summary>The last event of every request. <see cref="CachedPromptTokens"/> counts prompt tokens whose KV was reused, not computed.</summary>
+public sealed record GenerationFinished(
+    FinishReason Reason,
+    int PromptTokens,
+    int CompletionTokens,
+    GenerationTimings Timings,
+    int CachedPromptTokens = 0) : GenerationEvent;
+
+/// <summary>Where a request's time went: waiting for a sequence, until its first token, and in all.</summary>
+public sealed record GenerationTimings(TimeSpan QueueWait, TimeSpan? TimeToFirstToken, TimeSpan Total);

@@ -34,6 +34,8 @@ public sealed class InferenceEngine : IDisposable
     private readonly ITokenizer _tokenizer;
     private readonly EngineOptions _options;
     private readonly ILogger _logger;
+    private readonly IEngineObserver _observer;
+    private readonly TimeProvider _clock;
     private readonly Scheduler _scheduler;
     private readonly ConcurrentQueue<Sequence> _inbox = new();
     private readonly SemaphoreSlim _wake = new(0);
@@ -43,12 +45,15 @@ public sealed class InferenceEngine : IDisposable
     private volatile EngineSnapshot _snapshot;
     private long _steps;
 
-    public InferenceEngine(IModelExecutor executor, ITokenizer tokenizer, EngineOptions options, ILogger<InferenceEngine> logger)
+    public InferenceEngine(IModelExecutor executor, ITokenizer tokenizer, EngineOptions options, ILogger<InferenceEngine> logger,
+        IEngineObserver? observer = null, TimeProvider? clock = null)
     {
         _executor = executor;
         _tokenizer = tokenizer;
         _options = options;
         _logger = logger;
+        _observer = observer ?? NullEngineObserver.Instance;
+        _clock = clock ?? TimeProvider.System;
         _scheduler = new Scheduler(executor.Limits, options.MaxPrefillChunk);
         _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0);
         _loop = new Thread(RunLoop) { Name = "inference-engine", IsBackground = true };
@@ -80,7 +85,7 @@ public sealed class InferenceEngine : IDisposable
         }
 
         var channel = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var sequence = new Sequence(request, total) { Output = channel.Writer };
+        var sequence = new Sequence(request, total) { Output = channel.Writer, SubmittedAt = _clock.GetTimestamp() };
         sequence.CancelRegistration = cancellationToken.Register(() =>
         {
             sequence.CancelRequested = true;
@@ -125,6 +130,7 @@ public sealed class InferenceEngine : IDisposable
         PublishSnapshot();
         if (plan.IsEmpty) return false;
 
+        var started = _clock.GetTimestamp();
         try
         {
             _executor.Decode(plan.Batch);
@@ -138,6 +144,8 @@ public sealed class InferenceEngine : IDisposable
         }
 
         _steps++;
+        _observer.StepDecoded(plan.Batch.Count - plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0),
+            plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0), _clock.GetElapsedTime(started));
         foreach (var (sequence, batchIndex) in plan.Samples)
             Accept(sequence, sequence.Sampler!.Sample(batchIndex));
         return true;
@@ -146,6 +154,8 @@ public sealed class InferenceEngine : IDisposable
     private void Start(Sequence sequence)
     {
         Interlocked.Decrement(ref _queued);
+        sequence.AdmittedAt = _clock.GetTimestamp();
+        _observer.RequestAdmitted(sequence.Request.Id, _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt));
         sequence.Sampler = _executor.CreateSampler(sequence.Request.Sampling);
         sequence.Decoder = _tokenizer.CreateDecoder();
         sequence.Stops = new StopMatcher(sequence.Request.StopSequences);
@@ -155,6 +165,10 @@ public sealed class InferenceEngine : IDisposable
     private void Accept(Sequence sequence, int token)
     {
         sequence.GeneratedTokens++;
+        var now = _clock.GetTimestamp();
+        _observer.TokenGenerated(sequence.Request.Id, sequence.LastTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.LastTokenAt, now));
+        if (sequence.FirstTokenAt == 0) sequence.FirstTokenAt = now;
+        sequence.LastTokenAt = now;
         if (_tokenizer.IsEndOfGeneration(token))
         {
             Finish(sequence, FinishReason.Stop);
@@ -187,7 +201,14 @@ public sealed class InferenceEngine : IDisposable
 
     private void Finish(Sequence sequence, FinishReason reason)
     {
-        sequence.Output!.TryWrite(new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens));
+        var now = _clock.GetTimestamp();
+        var timings = new GenerationTimings(
+            QueueWait: _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt == 0 ? now : sequence.AdmittedAt),
+            TimeToFirstToken: sequence.FirstTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.SubmittedAt, sequence.FirstTokenAt),
+            Total: _clock.GetElapsedTime(sequence.SubmittedAt, now));
+        var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings);
+        sequence.Output!.TryWrite(finished);
+        _observer.RequestFinished(sequence.Request.Id, finished);
         End(sequence, error: null);
     }
 

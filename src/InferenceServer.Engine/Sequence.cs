@@ -29,6 +29,12 @@ internal sealed class Sequence(GenerationRequest request, int reservedCells)
 
     public int GeneratedTokens { get; set; }
 
+    // Timestamps from the engine's TimeProvider; 0 = not yet.
+    public long SubmittedAt { get; set; }
+    public long AdmittedAt { get; set; }
+    public long FirstTokenAt { get; set; }
+    public long LastTokenAt { get; set; }
+
     public volatile bool CancelRequested;
 
     // Engine-loop resources, created at admission.

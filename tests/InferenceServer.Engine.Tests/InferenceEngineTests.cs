@@ -33,7 +33,38 @@ public class InferenceEngineTests
         var (text, finished) = await ReadAll(engine.Submit(Request("abc", 5), CancellationToken.None));
 
         Assert.Equal("defgh", text);
-        Assert.Equal(new GenerationFinished(FinishReason.Length, 3, 5), finished);
+        Assert.Equal((FinishReason.Length, 3, 5), (finished.Reason, finished.PromptTokens, finished.CompletionTokens));
+        Assert.True(finished.Timings.TimeToFirstToken <= finished.Timings.Total);
+    }
+
+    [Fact]
+    public async Task The_observer_hears_admission_every_token_and_the_finish()
+    {
+        var observer = new RecordingObserver();
+        using var engine = new InferenceEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)), new FakeTokenizer(),
+            new EngineOptions(), NullLogger<InferenceEngine>.Instance, observer);
+        await ReadAll(engine.Submit(Request("abc", 4), CancellationToken.None));
+
+        Assert.Equal(["admitted abc", "token abc first", "token abc", "token abc", "token abc", "finished abc Length"], observer.Events);
+        Assert.Equal(3, observer.PromptTokensDecoded);
+        Assert.Equal(3, observer.GeneratedTokensDecoded); // the 4th token is sampled but never fed back
+    }
+
+    private sealed class RecordingObserver : IEngineObserver
+    {
+        public List<string> Events { get; } = [];
+        public int PromptTokensDecoded { get; private set; }
+        public int GeneratedTokensDecoded { get; private set; }
+
+        public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+        {
+            PromptTokensDecoded += promptTokens;
+            GeneratedTokensDecoded += generatedTokens;
+        }
+
+        public void RequestAdmitted(string requestId, TimeSpan queueWait) => Events.Add($"admitted {requestId}");
+        public void TokenGenerated(string requestId, TimeSpan? sinceLastToken) => Events.Add($"token {requestId}{(sinceLastToken is null ? " first" : "")}");
+        public void RequestFinished(string requestId, GenerationFinished finished) => Events.Add($"finished {requestId} {finished.Reason}");
     }
 
     [Fact]
