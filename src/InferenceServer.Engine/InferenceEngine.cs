@@ -11,6 +11,13 @@ public sealed class EngineOverloadedException(int queueLimit)
     public int QueueLimit { get; } = queueLimit;
 }
 
+/// <summary>The engine ended a request that waited longer than <see cref="EngineOptions.MaxQueueWait"/> for a sequence.</summary>
+public sealed class QueueWaitExceededException(TimeSpan limit)
+    : Exception($"The server is busy: the request waited {limit.TotalSeconds:0.#} s for a free sequence. Retry shortly.")
+{
+    public TimeSpan Limit { get; } = limit;
+}
+
 public sealed record EngineOptions
 {
     /// <summary>Most requests waiting for a sequence; beyond it <see cref="InferenceEngine.Submit"/> refuses.</summary>
@@ -18,6 +25,9 @@ public sealed record EngineOptions
 
     /// <summary>Most prompt tokens of one sequence in one decode (the rest follow in later steps).</summary>
     public int MaxPrefillChunk { get; init; } = int.MaxValue;
+
+    /// <summary>Longest a request may wait for a sequence; older waiting requests end with <see cref="QueueWaitExceededException"/>. Null = no limit.</summary>
+    public TimeSpan? MaxQueueWait { get; init; }
 }
 
 /// <summary>A point-in-time view of the engine, for health and metrics.</summary>
@@ -102,7 +112,7 @@ public sealed class InferenceEngine : IDisposable
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (!Step()) _wake.Wait(_stop.Token);
+                if (!Step()) _wake.Wait(IdleWait, _stop.Token);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -124,6 +134,7 @@ public sealed class InferenceEngine : IDisposable
     {
         while (_inbox.TryDequeue(out var arrived)) _scheduler.Enqueue(arrived);
         DropCancelled();
+        DropExpired();
         foreach (var sequence in _scheduler.Admit()) Start(sequence);
 
         var plan = _scheduler.Schedule();
@@ -198,6 +209,20 @@ public sealed class InferenceEngine : IDisposable
         foreach (var sequence in _scheduler.Admitted.Concat(_scheduler.Waiting).Where(s => s.CancelRequested).ToList())
             Finish(sequence, FinishReason.Cancelled);
     }
+
+    /// <summary>Ends waiting requests older than the queue-wait limit, so a client learns to retry instead of hanging.</summary>
+    private void DropExpired()
+    {
+        if (_options.MaxQueueWait is not { } limit) return;
+        var now = _clock.GetTimestamp();
+        foreach (var sequence in _scheduler.Waiting.Where(s => _clock.GetElapsedTime(s.SubmittedAt, now) > limit).ToList())
+            End(sequence, new QueueWaitExceededException(limit));
+    }
+
+    /// <summary>How long an idle loop sleeps: woken by arrivals and cancellations, and often enough to expire waiting requests.</summary>
+    private TimeSpan IdleWait => _options.MaxQueueWait is { } limit && _scheduler.WaitingCount > 0
+        ? TimeSpan.FromMilliseconds(Math.Clamp(limit.TotalMilliseconds / 4, 1, 1000))
+        : Timeout.InfiniteTimeSpan;
 
     private void Finish(Sequence sequence, FinishReason reason)
     {

@@ -140,6 +140,25 @@ public class InferenceEngineTests
     }
 
     [Fact]
+    public async Task A_request_waiting_longer_than_the_queue_wait_limit_ends_with_an_error_and_never_runs()
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
+        using var engine = new InferenceEngine(executor, new FakeTokenizer(),
+            new EngineOptions { MaxQueueWait = TimeSpan.FromMilliseconds(1) }, NullLogger<InferenceEngine>.Instance);
+        var first = engine.Submit(Request("a", 2), CancellationToken.None);
+        await WaitUntil(() => engine.Snapshot.Running == 1);
+        var waiting = engine.Submit(Request("zzzz", 2), CancellationToken.None);
+        await Task.Delay(20);
+        executor.Gate.Set();
+
+        var error = await Assert.ThrowsAsync<QueueWaitExceededException>(() => ReadAll(waiting));
+        Assert.Equal(TimeSpan.FromMilliseconds(1), error.Limit);
+        await ReadAll(first);
+        await WaitUntil(() => engine.Snapshot is { Running: 0, Waiting: 0, ReservedCells: 0 });
+        Assert.DoesNotContain(executor.Batches.SelectMany(b => b), t => t.Token == 'z');
+    }
+
+    [Fact]
     public async Task Cancelling_a_waiting_request_removes_it_without_running_it()
     {
         var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
