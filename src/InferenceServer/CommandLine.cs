@@ -8,7 +8,11 @@ namespace InferenceServer;
 /// </summary>
 internal static class CommandLine
 {
-    private sealed record Flag(string[] Names, string Key, string Value, string Help, string Default);
+    /// <summary>A flag; a <paramref name="Repeatable"/> one collects its values into a list, a switch (empty Value) takes none.</summary>
+    private sealed record Flag(string[] Names, string Key, string Value, string Help, string Default, bool Repeatable = false)
+    {
+        public bool IsSwitch => Value.Length == 0;
+    }
 
     private static readonly Flag[] Flags =
     [
@@ -22,6 +26,18 @@ internal static class CommandLine
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+        new(["--max-queue-wait"], "MaxQueueWaitSeconds", "SECONDS", "longest wait for a sequence before 429; 0 = no limit", "0"),
+        new(["--api-key"], "ApiKeys", "KEY", "a key clients must send as 'Authorization: Bearer KEY' on /v1 (repeatable)", "none: open", Repeatable: true),
+        new(["--api-key-file"], "ApiKeyFile", "PATH", "a file of API keys, one per line", "none"),
+        new(["--rate-limit-rpm"], "RequestsPerMinute", "N", "requests per minute per API key; 0 = no limit", "0"),
+        new(["--rate-limit-tpm"], "TokensPerMinute", "N", "prompt + max_tokens per minute per API key; 0 = no limit", "0"),
+        new(["--max-body-bytes"], "MaxRequestBodyBytes", "N", "largest request body (413 beyond)", "4194304"),
+        new(["--max-messages"], "MaxMessages", "N", "most messages in one chat request", "1024"),
+        new(["--max-prompt-tokens"], "MaxPromptTokens", "N", "longest prompt in tokens; 0 = the context", "0"),
+        new(["--max-completion-tokens"], "MaxCompletionTokens", "N", "most tokens one request may generate; 0 = the context", "0"),
+        new(["--drain-timeout"], "DrainTimeoutSeconds", "SECONDS", "on SIGTERM/SIGINT, how long in-flight requests may finish", "30"),
+        new(["--log-format"], "LogFormat", "text|json", "console log format", "text"),
+        new(["--log-prompts"], "LogPrompts", "", "log request bodies and completion text", "off"),
     ];
 
     /// <summary>Parses flags into configuration entries; returns an error message for an unknown flag or a missing value.</summary>
@@ -45,9 +61,11 @@ internal static class CommandLine
             }
             var flag = Flags.FirstOrDefault(f => f.Names.Contains(arg));
             if (flag is null) return $"Unknown option '{arg}'. Run with --help to list the options.";
-            var value = inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
+            var value = flag.IsSwitch ? inlineValue ?? "true" : inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
             if (value is null) return $"Option '{arg}' needs a value ({flag.Value}).";
-            settings[$"{ServerOptions.Section}:{flag.Key}"] = value;
+            var key = $"{ServerOptions.Section}:{flag.Key}";
+            if (flag.Repeatable) key += $":{settings.Keys.Count(k => k.StartsWith(key + ":", StringComparison.Ordinal))}";
+            settings[key] = value;
         }
         return null;
     }

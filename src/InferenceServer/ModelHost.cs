@@ -14,11 +14,14 @@ public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEn
 internal sealed class ModelHost(
     IOptions<ServerOptions> options,
     IHostApplicationLifetime lifetime,
-    ILoggerFactory loggers) : BackgroundService
+    ILoggerFactory loggers,
+    Operations.InferenceTelemetry telemetry,
+    IEnumerable<IEngineObserver> observers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<ModelHost>();
     private volatile ServedModel? _model;
     private LlamaModel? _llama;
+    private int _disposed;
 
     /// <summary>The loaded model, or null while it loads.</summary>
     public ServedModel? Model => _model;
@@ -34,7 +37,13 @@ internal sealed class ModelHost(
                 settings.BatchSize, settings.MicroBatchSize, threads), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
-                new EngineOptions { MaxQueuedRequests = settings.MaxQueue }, loggers.CreateLogger<InferenceEngine>());
+                new EngineOptions
+                {
+                    MaxQueuedRequests = settings.MaxQueue,
+                    MaxQueueWait = settings.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(settings.MaxQueueWaitSeconds) : null,
+                },
+                loggers.CreateLogger<InferenceEngine>(), new Operations.EngineObservers([telemetry, .. observers]));
+            telemetry.Engine = engine;
             _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
@@ -46,8 +55,10 @@ internal sealed class ModelHost(
         }
     }
 
+    /// <summary>Idempotent: the container disposes this once as itself and once as the hosted service its factory returned.</summary>
     public override void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _model?.Engine.Dispose();
         _llama?.Dispose();
         base.Dispose();

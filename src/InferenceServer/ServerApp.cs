@@ -1,6 +1,10 @@
 using InferenceServer.Api;
+using InferenceServer.Operations;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using Serilog;
 
 namespace InferenceServer;
@@ -15,24 +19,37 @@ public static class ServerApp
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.AddInMemoryCollection(flags);
-        builder.Services.AddSerilog((services, logger) => logger
-            .ReadFrom.Configuration(builder.Configuration)
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
-            .MinimumLevel.Override("InferenceServer.Llama", Serilog.Events.LogEventLevel.Warning)
-            .Enrich.FromLogContext()
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {RequestId}{NewLine}{Exception}"));
-
         var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         Validate(options);
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            logger
+                .ReadFrom.Configuration(builder.Configuration)
+                .MinimumLevel.Information()
+                .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+                .MinimumLevel.Override("InferenceServer.Llama", Serilog.Events.LogEventLevel.Warning)
+                .Enrich.FromLogContext();
+            if (options.LogFormat == "json") logger.WriteTo.Console(new Serilog.Formatting.Compact.RenderedCompactJsonFormatter());
+            else logger.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {RequestId}{NewLine}{Exception}");
+        });
+
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        // The host's stop covers the drain and then Kestrel's own stop.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 5));
+        builder.Services.AddSingleton(ApiKeys.From(options));
+        builder.Services.AddSingleton<Admission>();
+        builder.Services.AddSingleton<Drain>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
+        builder.Services.AddSingleton<InferenceTelemetry>();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
+        AddOpenTelemetry(builder);
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.UseSerilogRequestLogging();
+        RequestPipeline.Use(app);
         app.UseExceptionHandler(errors => errors.Run(context =>
         {
             var failure = context.Features.Get<IExceptionHandlerFeature>()?.Error;
@@ -45,11 +62,30 @@ public static class ServerApp
         return app;
     }
 
+    /// <summary>
+    /// Traces (the HTTP span from ASP.NET Core, queue/prefill/decode spans from the engine's timings) and metrics,
+    /// exported as Prometheus text on /metrics and, when OTEL_EXPORTER_OTLP_ENDPOINT is set, by OTLP.
+    /// </summary>
+    private static void AddOpenTelemetry(WebApplicationBuilder builder)
+    {
+        var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("inferenceserver"))
+            .WithTracing(tracing => tracing.AddSource(InferenceTelemetry.Name).AddAspNetCoreInstrumentation())
+            .WithMetrics(metrics => metrics.AddMeter(InferenceTelemetry.Name).AddAspNetCoreInstrumentation()
+                .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+        if (otlp) telemetry.UseOtlpExporter();
+    }
+
     private static void MapEndpoints(WebApplication app)
     {
         app.MapGet("/health", (ModelHost host) => host.Model is null
             ? Results.Json(new { status = "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Json(new { status = "ok" }));
+        app.MapGet("/ready", (ModelHost host, Drain drain) => host.Model is null || drain.IsDraining
+            ? Results.Json(new { status = drain.IsDraining ? "draining" : "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Json(new { status = "ready" }));
+        app.MapPrometheusScrapingEndpoint("/metrics");
 
         var v1 = app.MapGroup("/v1").AddEndpointFilter(async (context, next) =>
         {
@@ -60,6 +96,11 @@ public static class ServerApp
             catch (ApiException ex)
             {
                 return ex.Error.ToResult();
+            }
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return new ApiError(ex.StatusCode, $"The request body is larger than this server accepts: {ex.Message}", "invalid_request_error",
+                    Code: "request_too_large").ToResult();
             }
         });
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
@@ -103,5 +144,12 @@ public static class ServerApp
         if (options.MicroBatchSize < 1 || options.MicroBatchSize > options.BatchSize)
             throw new ArgumentException($"--ubatch-size {options.MicroBatchSize} must be between 1 and --batch-size {options.BatchSize}.");
         if (options.MaxQueue < 0) throw new ArgumentException($"--max-queue {options.MaxQueue} must not be negative.");
+        if (options.MaxQueueWaitSeconds < 0) throw new ArgumentException($"--max-queue-wait {options.MaxQueueWaitSeconds} must not be negative.");
+        if (options.DrainTimeoutSeconds < 0) throw new ArgumentException($"--drain-timeout {options.DrainTimeoutSeconds} must not be negative.");
+        if (options.RequestsPerMinute < 0 || options.TokensPerMinute < 0) throw new ArgumentException("--rate-limit-rpm and --rate-limit-tpm must not be negative.");
+        if (options.MaxRequestBodyBytes < 1) throw new ArgumentException($"--max-body-bytes {options.MaxRequestBodyBytes} must be positive.");
+        if (options.MaxMessages < 1) throw new ArgumentException($"--max-messages {options.MaxMessages} must be positive.");
+        if (options.MaxPromptTokens < 0 || options.MaxCompletionTokens < 0) throw new ArgumentException("--max-prompt-tokens and --max-completion-tokens must not be negative.");
+        if (options.LogFormat is not ("text" or "json")) throw new ArgumentException($"--log-format {options.LogFormat} must be text or json.");
     }
 }

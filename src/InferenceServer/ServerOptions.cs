@@ -32,5 +32,39 @@ public sealed class ServerOptions
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
 
+    /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
+    public double MaxQueueWaitSeconds { get; set; }
+
+    /// <summary>Keys clients must send as "Authorization: Bearer KEY" on /v1 routes; none (and no file) = open.</summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>A file of further API keys, one per line (blank lines and lines starting with # are skipped).</summary>
+    public string? ApiKeyFile { get; set; }
+
+    /// <summary>Requests per minute per API key (or for everyone when no keys are set); 0 = no limit.</summary>
+    public int RequestsPerMinute { get; set; }
+
+    /// <summary>Prompt tokens plus max_tokens per minute per API key; 0 = no limit.</summary>
+    public int TokensPerMinute { get; set; }
+
+    public long MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    public int MaxMessages { get; set; } = 1024;
+
+    /// <summary>Longest prompt in tokens; 0 = whatever fits the context.</summary>
+    public int MaxPromptTokens { get; set; }
+
+    /// <summary>Most tokens one request may generate (a larger max_tokens gets 400, an absent one is capped); 0 = the context.</summary>
+    public int MaxCompletionTokens { get; set; }
+
+    /// <summary>On SIGTERM/SIGINT, how long in-flight requests may run before the server exits anyway.</summary>
+    public double DrainTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>"text" or "json" console logs.</summary>
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>Log request bodies and completion text (off by default: prompts are the users' data).</summary>
+    public bool LogPrompts { get; set; }
+
     public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(Model ?? "model");
 }

@@ -16,13 +16,15 @@ internal static class ChatCompletionsEndpoint
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
         var model = Generation.RequireModel(host, reader);
         var turns = ReadMessages(reader);
+        http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(turns.Count);
         var settings = GenerationSettings.Read(reader, "max_completion_tokens");
 
         var prompt = model.ChatRenderer.Render(turns, addGenerationPrompt: true);
         var tokens = Generation.Tokenize(model, prompt, "messages");
         var id = Generation.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, tokens, model.Engine.MaxSequenceTokens, "messages");
-        var events = Generation.Submit(model, request, aborted);
+        var events = Generation.Submit(http, model, settings, request, aborted);
+        await Generation.AwaitStartAsync([events], aborted);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         if (settings.Stream)

@@ -32,7 +32,8 @@ internal static class CompletionsEndpoint
         var streams = new List<ChannelReader<GenerationEvent>>();
         try
         {
-            foreach (var request in requests) streams.Add(Generation.Submit(model, request, submitted.Token));
+            foreach (var request in requests) streams.Add(Generation.Submit(http, model, settings, request, submitted.Token));
+            await Generation.AwaitStartAsync(streams, aborted);
         }
         catch
         {

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using InferenceServer.Engine;
+using InferenceServer.Operations;
 
 namespace InferenceServer.Api;
 
@@ -25,16 +26,63 @@ internal static class Generation
         return model.Tokenizer.Tokenize(text, addBos: true, parseSpecial: true);
     }
 
-    public static ChannelReader<GenerationEvent> Submit(ServedModel model, GenerationRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Admits a request (limits, tokens per minute), queues it in the engine and links it to the HTTP
+    /// request's record for its metrics, spans and summary log line.
+    /// </summary>
+    public static ChannelReader<GenerationEvent> Submit(HttpContext http, ServedModel model, GenerationSettings settings,
+        GenerationRequest request, CancellationToken cancellationToken)
     {
+        var services = http.RequestServices;
+        request = services.GetRequiredService<Admission>().Admit(http, request, maxTokensGiven: settings.MaxTokens is not null);
+        ChannelReader<GenerationEvent> events;
         try
         {
-            return model.Engine.Submit(request, cancellationToken);
+            events = model.Engine.Submit(request, cancellationToken);
         }
         catch (EngineOverloadedException ex)
         {
             throw new ApiException(ApiError.Overloaded(ex.Message));
         }
+        if (http.Features.Get<RequestRecord>() is not { } record) return events;
+        record.Model = model.Id;
+        services.GetRequiredService<InferenceTelemetry>().Track(record, request.Id);
+        return record.Completion is { } completion ? new RecordingReader(events, completion) : events;
+    }
+
+    /// <summary>
+    /// Waits until every stream has its first event or has failed, so that a request the engine ends before it
+    /// starts (it waited longer than --max-queue-wait, or the engine stopped) gets its HTTP status, not a broken 200.
+    /// </summary>
+    public static async Task AwaitStartAsync(IEnumerable<ChannelReader<GenerationEvent>> streams, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var stream in streams) await stream.WaitToReadAsync(cancellationToken);
+        }
+        catch (QueueWaitExceededException ex)
+        {
+            throw new ApiException(ApiError.Overloaded(ex.Message));
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ApiException(new ApiError(StatusCodes.Status503ServiceUnavailable, "The server is shutting down. Retry shortly.",
+                "service_unavailable", Code: "server_shutting_down", RetryAfterSeconds: 1));
+        }
+    }
+
+    /// <summary>Passes a stream through, keeping its text for the --log-prompts completion line.</summary>
+    private sealed class RecordingReader(ChannelReader<GenerationEvent> inner, System.Text.StringBuilder text) : ChannelReader<GenerationEvent>
+    {
+        public override bool TryRead([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out GenerationEvent item)
+        {
+            if (!inner.TryRead(out item)) return false;
+            if (item is TextDelta delta)
+                lock (text) text.Append(delta.Text);
+            return true;
+        }
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => inner.WaitToReadAsync(cancellationToken);
     }
 
     public static async Task<ChoiceResult> GatherAsync(int index, ChannelReader<GenerationEvent> events, CancellationToken cancellationToken)

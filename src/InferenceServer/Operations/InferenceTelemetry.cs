@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text;
+using InferenceServer.Api;
+using InferenceServer.Engine;
+
+namespace InferenceServer.Operations;
+
+/// <summary>
+/// What one HTTP request did in the engine, gathered for its summary log line, its spans and its metrics.
+/// Set as an HttpContext feature by <see cref="RequestPipeline"/>; filled from the engine's loop thread, so guarded by a lock.
+/// </summary>
+internal sealed class RequestRecord
+{
+    private readonly Lock _lock = new();
+    private readonly List<(DateTimeOffset SubmittedAt, GenerationFinished Finished)> _finished = [];
+    private readonly List<(string EngineId, DateTimeOffset SubmittedAt)> _submitted = [];
+
+    public string? Model { get; set; }
+
+    /// <summary>Completion text, kept only with --log-prompts.</summary>
+    public StringBuilder? Completion { get; set; }
+
+    public IReadOnlyList<(string EngineId, DateTimeOffset SubmittedAt)> Submitted
+    {
+        get { lock (_lock) return _submitted.ToList(); }
+    }
+
+    public IReadOnlyList<(DateTimeOffset SubmittedAt, GenerationFinished Finished)> Finished
+    {
+        get { lock (_lock) return _finished.ToList(); }
+    }
+
+    public void AddSubmitted(string engineId, DateTimeOffset at)
+    {
+        lock (_lock) _submitted.Add((engineId, at));
+    }
+
+    public void AddFinished(DateTimeOffset submittedAt, GenerationFinished finished)
+    {
+        lock (_lock) _finished.Add((submittedAt, finished));
+    }
+}
+
+/// <summary>
+/// The server's metrics (OpenTelemetry meter "InferenceServer", exported as Prometheus text on /metrics and by OTLP)
+/// and its request spans (activity source "InferenceServer"). Hears the engine as its <see cref="IEngineObserver"/>
+/// on the loop thread: every callback is a dictionary look-up and a few instrument updates.
+/// </summary>
+internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
+{
+    public const string Name = "InferenceServer";
+
+    private static readonly double[] LatencyBuckets = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
+    private static readonly double[] RequestBuckets = [0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960];
+
+    private readonly Meter _meter = new(Name);
+    private readonly ActivitySource _source = new(Name);
+    private readonly ConcurrentDictionary<string, (RequestRecord Record, DateTimeOffset SubmittedAt)> _inEngine = new();
+    private readonly Counter<long> _promptTokens;
+    private readonly Counter<long> _generationTokens;
+    private readonly Counter<long> _prefixCacheQueries;
+    private readonly Counter<long> _prefixCacheHits;
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _timeToFirstToken;
+    private readonly Histogram<double> _interTokenLatency;
+    private readonly Histogram<double> _endToEndLatency;
+    private readonly Histogram<double> _queueTime;
+
+    public InferenceTelemetry()
+    {
+        _promptTokens = _meter.CreateCounter<long>("inferenceserver.prompt_tokens", description: "Prompt tokens of finished requests.");
+        _generationTokens = _meter.CreateCounter<long>("inferenceserver.generation_tokens", description: "Generated tokens.");
+        _prefixCacheQueries = _meter.CreateCounter<long>("inferenceserver.prefix_cache_queries", description: "Prompt tokens looked up in the prefix cache.");
+        _prefixCacheHits = _meter.CreateCounter<long>("inferenceserver.prefix_cache_hits", description: "Prompt tokens found in the prefix cache (not computed).");
+        _requests = _meter.CreateCounter<long>("inferenceserver.requests", description: "Finished /v1 requests by HTTP status and finish reason.");
+        _timeToFirstToken = Seconds("inferenceserver.time_to_first_token", "From submission to the first generated token.", LatencyBuckets);
+        _interTokenLatency = Seconds("inferenceserver.inter_token_latency", "Between consecutive tokens of one request.", LatencyBuckets);
+        _endToEndLatency = Seconds("inferenceserver.e2e_request_latency", "From submission to the last token.", RequestBuckets);
+        _queueTime = Seconds("inferenceserver.request_queue_time", "Waiting for a free sequence.", RequestBuckets);
+        _meter.CreateObservableGauge("inferenceserver.requests_running", () => Engine?.Snapshot.Running ?? 0, description: "Requests holding a sequence.");
+        _meter.CreateObservableGauge("inferenceserver.requests_waiting", () => Engine?.Snapshot.Waiting ?? 0, description: "Requests waiting for a sequence.");
+        _meter.CreateObservableGauge("inferenceserver.kv_cells_used", () => Engine?.Snapshot.ReservedCells ?? 0, description: "KV cells reserved by running requests.");
+        _meter.CreateObservableGauge("inferenceserver.kv_cells_total", () => Engine?.Snapshot.ContextCells ?? 0, description: "KV cells of the context.");
+    }
+
+    /// <summary>The engine the gauges read; set once the model is loaded.</summary>
+    public InferenceEngine? Engine { get; set; }
+
+    private Histogram<double> Seconds(string name, string description, double[] buckets) =>
+        _meter.CreateHistogram(name, "s", description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
+
+    /// <summary>Links an engine request to its HTTP request, so the engine's finish reaches the request's record.</summary>
+    public void Track(RequestRecord record, string engineRequestId)
+    {
+        var now = DateTimeOffset.UtcNow;
+        record.AddSubmitted(engineRequestId, now);
+        _inEngine[engineRequestId] = (record, now);
+    }
+
+    public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+    {
+    }
+
+    public void RequestAdmitted(string requestId, TimeSpan queueWait)
+    {
+    }
+
+    public void TokenGenerated(string requestId, TimeSpan? sinceLastToken)
+    {
+        if (sinceLastToken is { } gap) _interTokenLatency.Record(gap.TotalSeconds);
+    }
+
+    public void RequestFinished(string requestId, GenerationFinished finished)
+    {
+        _promptTokens.Add(finished.PromptTokens);
+        _generationTokens.Add(finished.CompletionTokens);
+        _prefixCacheQueries.Add(finished.PromptTokens);
+        _prefixCacheHits.Add(finished.CachedPromptTokens);
+        _queueTime.Record(finished.Timings.QueueWait.TotalSeconds);
+        _endToEndLatency.Record(finished.Timings.Total.TotalSeconds);
+        if (finished.Timings.TimeToFirstToken is { } ttft) _timeToFirstToken.Record(ttft.TotalSeconds);
+        if (_inEngine.TryRemove(requestId, out var entry)) entry.Record.AddFinished(entry.SubmittedAt, finished);
+    }
+
+    /// <summary>
+    /// Closes a request: forgets its engine requests (those refused or expired never finish), counts it, and
+    /// adds queue, prefill and decode spans under its HTTP span, built after the fact from the engine's timings.
+    /// </summary>
+    public void Complete(HttpContext http, RequestRecord record)
+    {
+        foreach (var (engineId, _) in record.Submitted) _inEngine.TryRemove(engineId, out _);
+        if (http.Request.Path.StartsWithSegments("/v1"))
+        {
+            var reason = record.Finished.LastOrDefault().Finished is { } last ? FinishReasonTag(last.Reason) : "none";
+            _requests.Add(1, new KeyValuePair<string, object?>("status", http.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                new KeyValuePair<string, object?>("finish_reason", reason));
+        }
+        if (Activity.Current is not { } parent) return;
+        foreach (var (submittedAt, finished) in record.Finished)
+        {
+            var timings = finished.Timings;
+            var admitted = submittedAt + timings.QueueWait;
+            var firstToken = timings.TimeToFirstToken is { } ttft ? submittedAt + ttft : (DateTimeOffset?)null;
+            var end = submittedAt + timings.Total;
+            Span("queue", parent, submittedAt, admitted);
+            if (firstToken is { } first)
+            {
+                Span("prefill", parent, admitted, first, ("gen_ai.usage.input_tokens", finished.PromptTokens), ("inferenceserver.cached_tokens", finished.CachedPromptTokens));
+                Span("decode", parent, first, end, ("gen_ai.usage.output_tokens", finished.CompletionTokens));
+            }
+        }
+    }
+
+    private void Span(string name, Activity parent, DateTimeOffset start, DateTimeOffset end, params (string Key, object Value)[] tags)
+    {
+        using var span = _source.StartActivity(name, ActivityKind.Internal, parent.Context, startTime: start);
+        if (span is null) return;
+        foreach (var (key, value) in tags) span.SetTag(key, value);
+        span.SetEndTime(end.UtcDateTime);
+    }
+
+    private static string FinishReasonTag(FinishReason reason) => reason == FinishReason.Cancelled ? "abort" : Generation.FinishReasonName(reason);
+
+    public void Dispose()
+    {
+        _meter.Dispose();
+        _source.Dispose();
+    }
+}
+
+/// <summary>Tells several observers what the engine does (the metrics, and any a test adds).</summary>
+internal sealed class EngineObservers(IEnumerable<IEngineObserver> observers) : IEngineObserver
+{
+    private readonly IEngineObserver[] _observers = observers.ToArray();
+
+    public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+    {
+        foreach (var observer in _observers) observer.StepDecoded(promptTokens, generatedTokens, duration);
+    }
+
+    public void RequestAdmitted(string requestId, TimeSpan queueWait)
+    {
+        foreach (var observer in _observers) observer.RequestAdmitted(requestId, queueWait);
+    }
+
+    public void TokenGenerated(string requestId, TimeSpan? sinceLastToken)
+    {
+        foreach (var observer in _observers) observer.TokenGenerated(requestId, sinceLastToken);
+    }
+
+    public void RequestFinished(string requestId, GenerationFinished finished)
+    {
+        foreach (var observer in _observers) observer.RequestFinished(requestId, finished);
+    }
+}
