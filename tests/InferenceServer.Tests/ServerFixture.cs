@@ -24,8 +24,11 @@ public static class TestModels
     }
 }
 
-/// <summary>The real server (Kestrel on 127.0.0.1, a real model) started once for a test collection.</summary>
-public sealed class ServerFixture : IAsyncLifetime
+/// <summary>
+/// The real server (Kestrel on 127.0.0.1, a real model) started once for a test collection. A subclass with
+/// other <see cref="Flags"/> or services (<see cref="Configure"/>) is a separate server instance.
+/// </summary>
+public class ServerFixture : IAsyncLifetime
 {
     public const string ModelFile = "TinyStories-656K-Q8_0.gguf";
     public const string ModelId = "TinyStories-656K-Q8_0";
@@ -36,16 +39,26 @@ public sealed class ServerFixture : IAsyncLifetime
     public HttpClient Http { get; private set; } = null!;
     public WebApplication App => _app!;
 
-    public OpenAIClient OpenAI(int maxRetries = 0) => new(new ApiKeyCredential("no-key-needed"), new OpenAIClientOptions
+    /// <summary>Flags beyond the model, port and threads.</summary>
+    protected virtual string[] Flags => ["-np", "16", "-c", "8192"];
+
+    /// <summary>Adds or replaces services before the server is built.</summary>
+    protected virtual void Configure(WebApplicationBuilder builder)
+    {
+    }
+
+    public OpenAIClient OpenAI(int maxRetries = 0, string apiKey = "no-key-needed") => new(new ApiKeyCredential(apiKey), OpenAIOptions(maxRetries));
+
+    public OpenAIClientOptions OpenAIOptions(int maxRetries = 0) => new()
     {
         Endpoint = new Uri(BaseUrl, "v1"),
         RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries),
         NetworkTimeout = TimeSpan.FromMinutes(2),
-    });
+    };
 
     public async Task InitializeAsync()
     {
-        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "2"]);
+        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-t", "2", .. Flags], Configure);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
