@@ -42,10 +42,11 @@ public static class ServerApp
         builder.Services.AddSingleton<Admission>();
         builder.Services.AddSingleton<Drain>();
         builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
-        builder.Services.AddSingleton<InferenceTelemetry>();
+        var telemetry = new InferenceTelemetry();
+        builder.Services.AddSingleton(_ => telemetry);
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
-        AddOpenTelemetry(builder);
+        AddOpenTelemetry(builder, telemetry.MeterName);
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -66,13 +67,13 @@ public static class ServerApp
     /// Traces (the HTTP span from ASP.NET Core, queue/prefill/decode spans from the engine's timings) and metrics,
     /// exported as Prometheus text on /metrics and, when OTEL_EXPORTER_OTLP_ENDPOINT is set, by OTLP.
     /// </summary>
-    private static void AddOpenTelemetry(WebApplicationBuilder builder)
+    private static void AddOpenTelemetry(WebApplicationBuilder builder, string meterName)
     {
         var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("inferenceserver"))
             .WithTracing(tracing => tracing.AddSource(InferenceTelemetry.Name).AddAspNetCoreInstrumentation())
-            .WithMetrics(metrics => metrics.AddMeter(InferenceTelemetry.Name).AddAspNetCoreInstrumentation()
+            .WithMetrics(metrics => metrics.AddMeter(meterName).AddAspNetCoreInstrumentation()
                 .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
         if (otlp) telemetry.UseOtlpExporter();
     }

@@ -41,7 +41,7 @@ public class BatchingTests(ServerFixture server)
     public async Task A_hundred_streams_abandoned_at_random_points_free_every_sequence_and_kv_cell_and_the_server_still_answers()
     {
         // A client that goes away closes its connection; HttpClient would otherwise drain the rest of the stream.
-        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.BaseUrl };
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromMinutes(5) };
         await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
         {
             using var cancel = new CancellationTokenSource();

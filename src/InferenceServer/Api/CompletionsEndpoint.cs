@@ -27,8 +27,10 @@ internal static class CompletionsEndpoint
             return settings.ToEngineRequest($"{id}-{i}", Generation.Tokenize(model, prompt, param), model.Engine.MaxSequenceTokens, param);
         }).ToList();
 
-        // Linked so that a refused submission cancels the ones already queued.
-        using var submitted = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        // Linked so that a refused submission cancels the ones already queued. It must outlive this method:
+        // a stream is written after it returns, and disposing the source would cut the link to a client's abort.
+        var submitted = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        http.Response.RegisterForDispose(submitted);
         var streams = new List<ChannelReader<GenerationEvent>>();
         try
         {

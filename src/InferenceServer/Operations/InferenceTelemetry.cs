@@ -50,12 +50,15 @@ internal sealed class RequestRecord
 /// </summary>
 internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
 {
+    /// <summary>The activity source's name, and the meter's for the first server in a process.</summary>
     public const string Name = "InferenceServer";
+
+    private static int _instances;
 
     private static readonly double[] LatencyBuckets = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
     private static readonly double[] RequestBuckets = [0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960];
 
-    private readonly Meter _meter = new(Name);
+    private readonly Meter _meter;
     private readonly ActivitySource _source = new(Name);
     private readonly ConcurrentDictionary<string, (RequestRecord Record, DateTimeOffset SubmittedAt)> _inEngine = new();
     private readonly Counter<long> _promptTokens;
@@ -70,6 +73,10 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
 
     public InferenceTelemetry()
     {
+        // OpenTelemetry merges same-named meters across every MeterProvider of a process (and disposing one
+        // silences the rest), so a second server in one process, as in the tests, gets a meter of its own.
+        var instance = Interlocked.Increment(ref _instances);
+        _meter = new Meter(instance == 1 ? Name : $"{Name}.{instance}");
         _promptTokens = _meter.CreateCounter<long>("inferenceserver.prompt_tokens", description: "Prompt tokens of finished requests.");
         _generationTokens = _meter.CreateCounter<long>("inferenceserver.generation_tokens", description: "Generated tokens.");
         _prefixCacheQueries = _meter.CreateCounter<long>("inferenceserver.prefix_cache_queries", description: "Prompt tokens looked up in the prefix cache.");
@@ -84,6 +91,8 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
         _meter.CreateObservableGauge("inferenceserver.kv_cells_used", () => Engine?.Snapshot.ReservedCells ?? 0, description: "KV cells reserved by running requests.");
         _meter.CreateObservableGauge("inferenceserver.kv_cells_total", () => Engine?.Snapshot.ContextCells ?? 0, description: "KV cells of the context.");
     }
+
+    public string MeterName => _meter.Name;
 
     /// <summary>The engine the gauges read; set once the model is loaded.</summary>
     public InferenceEngine? Engine { get; set; }
