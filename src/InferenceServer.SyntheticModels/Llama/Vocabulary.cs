@@ -52,7 +52,12 @@ internal sealed class Vocabulary
         return null;
     }
 
-    /// <summary>Searches upwards from the program's directory, then from the working directory.</summary>
+    /// <summary>Environment variable naming the vocabulary file, for machines without the shared folder.</summary>
+    public const string PathVariable = "SYNTHMODEL_VOCAB";
+
+    /// <summary>The file named by <see cref="PathVariable"/>, else a search upwards from the program's directory, then from the working directory.</summary>
     public static string? FindDefault() =>
-        FindDefault(AppContext.BaseDirectory) ?? FindDefault(Directory.GetCurrentDirectory());
+        Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured
+            ? configured
+            : FindDefault(AppContext.BaseDirectory) ?? FindDefault(Directory.GetCurrentDirectory());
 }
