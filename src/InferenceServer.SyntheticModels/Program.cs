@@ -80,8 +80,8 @@ internal static class Commands
             $"FFN {shape.FeedForwardLength}, ctx {shape.ContextLength}, vocab {vocabulary.Size}: {shape.ParameterCount(vocabulary.Size):N0} parameters");
 
         var report = ProgressDisplay.Run($"writing {Path.GetFileName(output)}", progress =>
-            SyntheticModelBuilder.Build(output, shape, seed, format, vocabulary, threads, std, progress,
-                quantize => ProgressDisplay.RunIndeterminate($"quantising to {format} (llama.cpp)", quantize)));
+            SyntheticModelBuilder.Build(output, shape, seed, format, vocabulary, threads, std, progress.Report,
+                quantize => progress.RunStep($"quantising to {format} (llama.cpp)", quantize)));
 
         Console.WriteLine($"wrote {output}: {report.FileBytes:N0} bytes ({report.FileBytes / 1048576.0:F1} MiB), random weights in {report.WriteTime.TotalSeconds:F1} s" +
             (report.QuantizeTime > TimeSpan.Zero ? $", quantised in {report.QuantizeTime.TotalSeconds:F1} s" : ""));
