@@ -54,7 +54,7 @@ catch (UsageException e)
     Console.Error.WriteLine(Usage);
     return 2;
 }
-catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException)
+catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException or LLama.Exceptions.RuntimeError)
 {
     Console.Error.WriteLine($"synthmodel: {e.Message}");
     return 1;
