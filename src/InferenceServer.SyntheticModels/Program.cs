@@ -140,7 +140,7 @@ internal static class Commands
         {
             var result = GreedyDecoder.MeasureThroughput(weights, context, count, tokens, prompt);
             Console.WriteLine($"{Path.GetFileName(modelPath)}: {count} stream(s) x {tokens} tokens, {threads} threads: " +
-                $"{result.TokensPerSecond:F1} tokens/s ({result.Elapsed.TotalSeconds:F2} s)");
+                $"{result.TokensPerSecond:F1} tokens/s ({result.Elapsed.TotalSeconds:F2} s), {result.TokensPerProcessorSecond:F1} tokens per CPU-second");
         }
 
         return 0;
