@@ -26,6 +26,8 @@ internal static class CommandLine
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+        new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
+        new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
         new(["--max-queue-wait"], "MaxQueueWaitSeconds", "SECONDS", "longest wait for a sequence before 429; 0 = no limit", "0"),
         new(["--api-key"], "ApiKeys", "KEY", "a key clients must send as 'Authorization: Bearer KEY' on /v1 (repeatable)", "none: open", Repeatable: true),
         new(["--api-key-file"], "ApiKeyFile", "PATH", "a file of API keys, one per line", "none"),

@@ -34,12 +34,13 @@ internal sealed class ModelHost(
         {
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
             _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
                 new EngineOptions
                 {
                     MaxQueuedRequests = settings.MaxQueue,
+                    PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic,
                     MaxQueueWait = settings.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(settings.MaxQueueWaitSeconds) : null,
                 },
                 loggers.CreateLogger<InferenceEngine>(), new Operations.EngineObservers([telemetry, .. observers]));

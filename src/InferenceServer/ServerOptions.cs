@@ -32,6 +32,12 @@ public sealed class ServerOptions
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
 
+    /// <summary>Turns off reuse of cached prompt prefixes (for comparisons).</summary>
+    public bool NoPrefixCache { get; set; }
+
+    /// <summary>Gives each sequence its own KV cells so that batching never changes an output (no prefix cache then).</summary>
+    public bool Deterministic { get; set; }
+
     /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
     public double MaxQueueWaitSeconds { get; set; }
 

@@ -59,7 +59,7 @@ public class BatchingTests(ServerFixture server)
             cancel.Cancel();
         }));
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (server.Model.Engine.Snapshot is not { Running: 0, Waiting: 0, ReservedCells: 0 })
         {
             Assert.True(DateTime.UtcNow < deadline, $"sequences still held: {server.Model.Engine.Snapshot}");

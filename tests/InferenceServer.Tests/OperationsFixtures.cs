@@ -45,7 +45,7 @@ public class BusyServerFixture : ServerFixture
     public EngineGate Gate { get; } = new();
     public List<Activity> Spans { get; } = [];
 
-    protected override string[] Flags => ["-np", "1", "--max-queue", "1", "--max-queue-wait", "2", "--drain-timeout", "60"];
+    protected override string[] ExtraArgs => ["-np", "1", "--max-queue", "1", "--max-queue-wait", "2", "--drain-timeout", "60"];
 
     protected override void Configure(WebApplicationBuilder builder)
     {
@@ -75,7 +75,7 @@ public sealed class GuardedServerFixture : ServerFixture
 
     public GuardedServerFixture() => File.WriteAllLines(_keyFile, ["# API keys", FileKey, ""]);
 
-    protected override string[] Flags =>
+    protected override string[] ExtraArgs =>
     [
         "-np", "4", "--api-key", Key, .. SpareKeys.SelectMany(k => new[] { "--api-key", k }), "--api-key-file", _keyFile,
         "--rate-limit-rpm", RequestsPerMinute.ToString(), "--rate-limit-tpm", TokensPerMinute.ToString(),

@@ -26,7 +26,7 @@ public static class TestModels
 
 /// <summary>
 /// The real server (Kestrel on 127.0.0.1, a real model) started once for a test collection. A subclass with
-/// other <see cref="Flags"/> or services (<see cref="Configure"/>) is a separate server instance.
+/// other <see cref="ExtraArgs"/> or services (<see cref="Configure"/>) is a separate server instance.
 /// </summary>
 public class ServerFixture : IAsyncLifetime
 {
@@ -39,8 +39,8 @@ public class ServerFixture : IAsyncLifetime
     public HttpClient Http { get; private set; } = null!;
     public WebApplication App => _app!;
 
-    /// <summary>Flags beyond the model, port and threads.</summary>
-    protected virtual string[] Flags => ["-np", "16", "-c", "8192"];
+    /// <summary>Flags beyond the defaults (later flags win), for fixtures that serve in another mode.</summary>
+    protected virtual string[] ExtraArgs => [];
 
     /// <summary>Adds or replaces services before the server is built.</summary>
     protected virtual void Configure(WebApplicationBuilder builder)
@@ -58,7 +58,9 @@ public class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-t", "2", .. Flags], Configure);
+        // One thread: llama.cpp's spinning thread barrier slows to a crawl when other test assemblies
+        // compete for the two cores, and a single thread makes steady progress at its share of the CPU.
+        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "1", .. ExtraArgs], Configure);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");

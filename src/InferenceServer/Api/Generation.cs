@@ -6,7 +6,7 @@ using InferenceServer.Operations;
 namespace InferenceServer.Api;
 
 /// <summary>One choice's result, gathered from the engine's stream.</summary>
-internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens);
+internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens);
 
 /// <summary>What both completion endpoints do with the engine: submit, gather, or stream choice by choice.</summary>
 internal static class Generation
@@ -35,6 +35,8 @@ internal static class Generation
     {
         var services = http.RequestServices;
         request = services.GetRequiredService<Admission>().Admit(http, request, maxTokensGiven: settings.MaxTokens is not null);
+        // Cached prompt prefixes are shared only among requests of one API key (and, within it, one cache_salt).
+        request = request with { CacheIsolationKey = $"{RequestIdentity.Of(http).KeyId}/{request.CacheIsolationKey}" };
         ChannelReader<GenerationEvent> events;
         try
         {
@@ -96,7 +98,7 @@ internal static class Generation
                     text.Append(delta.Text);
                     break;
                 case GenerationFinished done:
-                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens);
+                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens);
             }
         }
         throw new InvalidOperationException("The engine ended a stream without finishing it.");

@@ -88,7 +88,10 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
         _queueTime = Seconds("inferenceserver.request_queue_time", "Waiting for a free sequence.", RequestBuckets);
         _meter.CreateObservableGauge("inferenceserver.requests_running", () => Engine?.Snapshot.Running ?? 0, description: "Requests holding a sequence.");
         _meter.CreateObservableGauge("inferenceserver.requests_waiting", () => Engine?.Snapshot.Waiting ?? 0, description: "Requests waiting for a sequence.");
-        _meter.CreateObservableGauge("inferenceserver.kv_cells_used", () => Engine?.Snapshot.ReservedCells ?? 0, description: "KV cells reserved by running requests.");
+        _meter.CreateObservableGauge("inferenceserver.kv_cells_used", () => Engine?.Snapshot is { } s ? s.ReservedCells + s.PrefixCache.CachedCells : 0,
+            description: "KV cells reserved by running requests or held by the prefix cache.");
+        _meter.CreateObservableGauge("inferenceserver.prefix_cache_cells", () => Engine?.Snapshot.PrefixCache.CachedCells ?? 0,
+            description: "KV cells held by the prefix cache (evictable).");
         _meter.CreateObservableGauge("inferenceserver.kv_cells_total", () => Engine?.Snapshot.ContextCells ?? 0, description: "KV cells of the context.");
     }
 
