@@ -137,8 +137,8 @@ public sealed class InferenceEngine : IDisposable
     {
         while (_inbox.TryDequeue(out var arrived)) _scheduler.Enqueue(arrived);
         DropCancelled();
-        DropExpired();
         foreach (var sequence in _scheduler.Admit()) Start(sequence);
+        DropExpired();
 
         var plan = _scheduler.Schedule();
         PublishSnapshot();
@@ -214,7 +214,10 @@ public sealed class InferenceEngine : IDisposable
             Finish(sequence, FinishReason.Cancelled);
     }
 
-    /// <summary>Ends waiting requests older than the queue-wait limit, so a client learns to retry instead of hanging.</summary>
+    /// <summary>
+    /// Ends requests still waiting (after this step's admissions) that are older than the queue-wait limit,
+    /// so a client learns to retry instead of hanging.
+    /// </summary>
     private void DropExpired()
     {
         if (_options.MaxQueueWait is not { } limit) return;
