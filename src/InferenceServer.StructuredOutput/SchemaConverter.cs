@@ -26,7 +26,7 @@ internal sealed class SchemaConverter
     /// <summary>Assertion keywords this converter does not enforce (some only in certain forms; see Visit).</summary>
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies", "if", "then",
+        "patternProperties", "dependentRequired", "dependentSchemas", "dependencies", "if", "then",
         "else", "not", "contains", "minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems",
         "multipleOf", "$dynamicRef", "$recursiveRef", "$dynamicAnchor", "$recursiveAnchor",
     };
@@ -101,6 +101,8 @@ internal sealed class SchemaConverter
             foreach (var (key, value) in schema)
                 if (key != keyword && !Annotations.Contains(key))
                     siblings[key] = value?.DeepClone();
+            if (keyword == "oneOf")
+                OneOfBranches.RequireDisjoint(branches, path, ResolveRef);
             var alternatives = new List<string>();
             for (int i = 0; i < branches.Count; i++)
             {
@@ -310,15 +312,33 @@ internal sealed class SchemaConverter
             _ => true,
         };
         string? extraKv = null;
+        if (schema["propertyNames"] is { } propertyNames && properties.Count > 0)
+            throw new UnsupportedSchemaException(path, "propertyNames", "is supported only on objects without declared properties");
         if (extraAllowed)
         {
-            var key = properties.Count == 0 ? JsonPrimitives.String(_g) : KeyOtherThan(properties.Select(p => p.Key), hint);
+            var key = properties.Count > 0 ? KeyOtherThan(properties.Select(p => p.Key), hint)
+                : schema["propertyNames"] is JsonObject namesSchema ? Visit(WithType(namesSchema, "string"), path + "/propertyNames", hint + "-key", depth + 1)
+                : schema["propertyNames"] is { } other && other.GetValueKind() != JsonValueKind.True ? throw new UnsupportedSchemaException(path, "propertyNames", "must be a schema object")
+                : JsonPrimitives.String(_g);
             var value = extra is null ? JsonPrimitives.AnyValue(_g) : Visit(extra, path + "/additionalProperties", hint + "-extra", depth + 1);
             extraKv = _g.Rule(hint + "-extra-kv", $"{key} {ws} \":\" {ws} {value} {ws}");
         }
 
         int minProperties = ReadCount(schema, "minProperties", path) ?? 0;
         int? maxProperties = ReadCount(schema, "maxProperties", path);
+        if (properties.Count == 0)
+        {
+            // Only free-form members: their count is a plain repetition.
+            if (minProperties > MaxRepetition || maxProperties > MaxRepetition)
+                throw new UnsupportedSchemaException(path, minProperties > MaxRepetition ? "minProperties" : "maxProperties", $"bounds above {MaxRepetition} are not supported");
+            if (maxProperties < minProperties || (extraKv is null && minProperties > 0))
+                throw new UnsupportedSchemaException(path, "minProperties", "no number of properties satisfies the schema");
+            if (extraKv is null || maxProperties == 0)
+                return _g.Rule(hint, $"\"{{\" {ws} \"}}\"");
+            var more = Repeat($"( \",\" {ws} {extraKv} )", Math.Max(0, minProperties - 1), maxProperties - 1);
+            var members = Join(extraKv, more);
+            return _g.Rule(hint, $"\"{{\" {ws} {(minProperties > 0 ? members : $"( {members} )?")} \"}}\"");
+        }
         if (minProperties > required.Count)
             throw new UnsupportedSchemaException(path, "minProperties", "is supported only when the required properties already meet it");
         if (maxProperties is { } maxP && (extraAllowed || maxP < properties.Count))
@@ -347,6 +367,13 @@ internal sealed class SchemaConverter
             }
         }
         return _g.Rule(hint, $"\"{{\" {ws} {from} \"}}\"".Replace("  ", " ", StringComparison.Ordinal));
+    }
+
+    private static JsonObject WithType(JsonObject schema, string type)
+    {
+        var copy = schema.DeepClone().AsObject();
+        copy["type"] = type;
+        return copy;
     }
 
     private static string Join(string a, string b) => b.Length == 0 ? a : a.Length == 0 ? b : a + " " + b;

@@ -79,7 +79,7 @@ internal static class SchemaMerger
             case "title" or "description" or "default" or "examples" or "$comment" or "$schema" or "$id" or "$defs" or "definitions":
                 return;
             case "properties":
-                var props = (JsonObject)existing!.DeepClone();
+                var props = (existing as JsonObject ?? throw new UnsupportedSchemaException(path, key, "must be an object")).DeepClone().AsObject();
                 if (value is not JsonObject incoming)
                     throw new UnsupportedSchemaException(path, key, "must be an object");
                 foreach (var (name, schema) in incoming)
@@ -102,13 +102,15 @@ internal static class SchemaMerger
                 merged[key] = new JsonArray(both.Select(t => (JsonNode?)t).ToArray());
                 return;
             case "minimum" or "minLength" or "minItems" or "minProperties":
-                merged[key] = existing!.GetValue<decimal>() >= value!.GetValue<decimal>() ? existing.DeepClone() : value.DeepClone();
+                merged[key] = Number(existing, path, key) >= Number(value, path, key) ? existing!.DeepClone() : value!.DeepClone();
                 return;
             case "maximum" or "maxLength" or "maxItems" or "maxProperties":
-                merged[key] = existing!.GetValue<decimal>() <= value!.GetValue<decimal>() ? existing.DeepClone() : value.DeepClone();
+                merged[key] = Number(existing, path, key) <= Number(value, path, key) ? existing!.DeepClone() : value!.DeepClone();
                 return;
             case "enum":
-                var kept = ((JsonArray)existing!).Where(a => ((JsonArray)value!).Any(b => JsonNode.DeepEquals(a, b))).Select(n => n?.DeepClone()).ToArray();
+                if (existing is not JsonArray existingValues || value is not JsonArray incomingValues)
+                    throw new UnsupportedSchemaException(path, key, "must be an array");
+                var kept = existingValues.Where(a => incomingValues.Any(b => JsonNode.DeepEquals(a, b))).Select(n => n?.DeepClone()).ToArray();
                 if (kept.Length == 0)
                     throw new UnsupportedSchemaException(path, key, "allOf members share no enum value");
                 merged[key] = new JsonArray(kept);
@@ -147,6 +149,11 @@ internal static class SchemaMerger
                         $"forbids property '{name}' that another allOf member declares");
         }
     }
+
+    private static decimal Number(JsonNode? node, string path, string key) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<decimal>(out var d) ? d
+            : node is JsonValue e && e.GetValueKind() == JsonValueKind.Number && decimal.TryParse(e.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed
+            : throw new UnsupportedSchemaException(path, key, "must be a number");
 
     private static IEnumerable<string> Strings(JsonNode? node, string path, string key) => node switch
     {

@@ -46,7 +46,7 @@ internal static class GrammarRunner
 
     /// <summary>Generates after a story prompt under the grammar; greedy when seed is null.</summary>
     public static Generation Generate(LLamaWeights model, LLama.Abstractions.IContextParams contextParams, string gbnf,
-        int maxTokens, uint? seed, float temperature = 1.0f)
+        int maxTokens, uint? seed, float temperature = 1.0f, IReadOnlyDictionary<LLamaToken, float>? logitBias = null)
     {
         var check = InferenceServer.Llama.GrammarGuard.Check(model.NativeHandle, gbnf);
         if (!check.IsUsable)
@@ -78,7 +78,7 @@ internal static class GrammarRunner
         {
             var logits = context.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
             for (int i = 0; i < vocabCount; i++)
-                candidates[i] = new LLamaTokenData((LLamaToken)i, logits[i], 0f);
+                candidates[i] = new LLamaTokenData((LLamaToken)i, logits[i] + (logitBias?.GetValueOrDefault((LLamaToken)i) ?? 0f), 0f);
             var array = new LLamaTokenDataArray(candidates, false);
             LLamaToken token;
             using (LLamaTokenDataArrayNative.Create(array, out var native))
