@@ -16,8 +16,10 @@ internal static class JsonPrimitives
 
     public static string Integer(GrammarBuilder g) => g.Rule("integer", IntegerRange.Expression(null, null));
 
+    /// <summary>At most 16 integer digits, 12 fraction digits and a one-digit exponent: every number
+    /// fits a double and a .NET decimal (validators compare enum/const numbers as decimals).</summary>
     public static string Number(GrammarBuilder g) => g.Rule("number",
-        $"{Integer(g)} ( \".\" [0-9]{{1,16}} )? ( [eE] [\\x2D+]? [0-9]{{1,3}} )?");
+        $"{Integer(g)} ( \".\" [0-9]{{1,12}} )? ( [eE] [\\x2D+]? [0-9] )?");
 
     public static string Boolean(GrammarBuilder g) => g.Rule("boolean", "( \"true\" | \"false\" )");
 
