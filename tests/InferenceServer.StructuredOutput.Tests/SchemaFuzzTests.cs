@@ -11,7 +11,7 @@ namespace InferenceServer.StructuredOutput.Tests;
 [Collection(ModelsCollection.Name)]
 public sealed class SchemaFuzzTests(ModelsFixture models, Xunit.Abstractions.ITestOutputHelper output)
 {
-    private const int Cases = 500;
+    private const int Cases = 300;
 
     [Fact]
     public void Random_schemas_convert_or_fail_with_a_typed_error()
