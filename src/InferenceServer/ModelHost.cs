@@ -46,8 +46,12 @@ internal sealed class ModelHost(
         }
     }
 
+    // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.
+    private int _disposed;
+
     public override void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _model?.Engine.Dispose();
         _llama?.Dispose();
         base.Dispose();
