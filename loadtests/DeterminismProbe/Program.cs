@@ -10,15 +10,31 @@ using DeterminismProbe;
 //   --fa auto,on,off     flash attention settings to try      --ubatch 512,32   UBatchSize values
 //   --batch 512          BatchSize                             --long            prompts of ~100 tokens
 //   --only NAME,...      run only schedules whose name starts with one of these
+//   --kv-unified false   one KV stream per sequence            --threads 2       Threads and BatchThreads
+//   --stop-at-eos        end a request at <|end_story|> (default: always generate --tokens tokens)
+//   --micro              map which batch shapes change one sequence's logits bits
+//   --bench R            throughput, unified vs per-sequence KV, R timed repeats (+1 warm-up)
 var options = Options.Parse(args);
 Comparison.Verbose = Environment.GetEnvironmentVariable("PROBE_VERBOSE") == "1";
 NativeLibraryConfig.All.WithLogCallback((level, message) => { if (level >= LLamaLogLevel.Error) Console.Error.Write(message); });
 
 string modelPath = Options.FindModel(options.Model);
-Console.WriteLine($"# model {Path.GetFileName(modelPath)}, {options.Count} prompts ({(options.Long ? "long" : "short")}), {options.Tokens} greedy tokens, threads {options.Threads}, kv_unified {options.KVUnified}, batch {options.Batch}, {DateTime.UtcNow:u}");
+Console.WriteLine($"# model {Path.GetFileName(modelPath)}, {options.Count} prompts ({(options.Long ? "long" : "short")}), {options.Tokens} greedy tokens{(options.StopAtEos ? " (stop at EOS)" : "")}, threads {options.Threads}, kv_unified {options.KVUnified}, batch {options.Batch}, {DateTime.UtcNow:u}");
 Console.WriteLine();
 Console.WriteLine("| FA | ubatch | schedule | reference | outputs changed | first diff at token | logits bit-identical | max abs dlogit | decodes | max batch | gen tok/s | ref tok/s |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+
+if (options.Bench > 0)
+{
+    ModelParams Parameters(bool unified) => new(modelPath)
+    {
+        ContextSize = 4096, SeqMax = 17, BatchSize = (uint)options.Batch, UBatchSize = (uint)options.UBatch[0],
+        Threads = options.Threads, BatchThreads = options.Threads, FlashAttention = options.FlashAttention[0], KVUnified = unified,
+    };
+    using var benchWeights = LLamaWeights.LoadFromFile(Parameters(true));
+    Bench.Run(benchWeights, Parameters, Prompts.Create(options.Count, options.Long), options.Tokens, options.Bench + 1);
+    return;
+}
 
 foreach (var fa in options.FlashAttention)
 foreach (int ubatch in options.UBatch)
@@ -38,7 +54,7 @@ foreach (int ubatch in options.UBatch)
         Micro.Run(context, prompts, 16);
         continue;
     }
-    var scheduler = new Scheduler(context, options.Tokens, keepLogits: true);
+    var scheduler = new Scheduler(context, options.Tokens, keepLogits: true, options.StopAtEos);
     var references = new Dictionary<(int, bool, int), RunResult>();
 
     foreach (var schedule in Schedules.All().Where(s => options.Only.Count == 0 || options.Only.Any(o => s.Name.StartsWith(o, StringComparison.Ordinal))))
@@ -63,7 +79,7 @@ internal static class Schedules
     public static IEnumerable<Schedule> All()
     {
         // 0. Alone, but with other cells occupied: no batch changes, only where the cells are.
-        foreach (int n in new[] { 1, 7, 64, 300 })
+        foreach (int n in new[] { 1, 7, 64, 200 })
             yield return new($"alone-ballast-{n}", PrefillMode.Mixed, 512, 1, 0, n);
         // 1. Each prompt prefilled in its own decode; only generation tokens batched.
         yield return new("isolated-burst", PrefillMode.Isolated, 512, 16, 0);
@@ -126,11 +142,11 @@ internal sealed record Comparison(int Changed, string FirstDiffs, int LogitsIden
     }
 }
 
-internal sealed record Options(string Model, int Count, int Tokens, List<bool?> FlashAttention, List<int> UBatch, int Batch, bool Long, List<string> Only, int Threads, bool KVUnified, bool Micro)
+internal sealed record Options(string Model, int Count, int Tokens, List<bool?> FlashAttention, List<int> UBatch, int Batch, bool Long, List<string> Only, int Threads, bool KVUnified, bool Micro, int Bench, bool StopAtEos)
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options("TinyStories-656K-Q8_0.gguf", 48, 48, [null], [512], 512, false, [], 2, true, false);
+        var o = new Options("TinyStories-656K-Q8_0.gguf", 48, 48, [null], [512], 512, false, [], 2, true, false, 0, false);
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => args[++i];
@@ -144,6 +160,8 @@ internal sealed record Options(string Model, int Count, int Tokens, List<bool?> 
                 "--batch" => o with { Batch = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--long" => o with { Long = true },
                 "--micro" => o with { Micro = true },
+                "--stop-at-eos" => o with { StopAtEos = true },
+                "--bench" => o with { Bench = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--threads" => o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--kv-unified" => o with { KVUnified = bool.Parse(Next()) },
                 "--only" => o with { Only = Next().Split(',').ToList() },

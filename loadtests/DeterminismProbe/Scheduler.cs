@@ -36,10 +36,11 @@ internal sealed record RunResult(RequestOutput[] Outputs, int Decodes, int Gener
 
 /// <summary>
 /// Runs prompts through one context the way a continuous-batching server would, greedy (argmax),
-/// recording every logits row. Sequence ids are reused slots 0..Concurrency-1; the cache is cleared
+/// recording every logits row. Unless stopAtEos, each request generates exactly maxTokens tokens (the
+/// model starts a new story after its end-of-story token), so every request compares maxTokens rows. Sequence ids are reused slots 0..Concurrency-1; the cache is cleared
 /// whenever no sequence is active, so "alone" runs always start from cell 0.
 /// </summary>
-internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLogits)
+internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLogits, bool stopAtEos = false)
 {
     private sealed class Slot(int request, LLamaSeqId seq, LLamaToken[] prompt)
     {
@@ -54,7 +55,7 @@ internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLo
     }
 
     private static readonly LLamaSeqId PadSeq = (LLamaSeqId)16;
-    private readonly int _eos = context.Vocab.EOS is { } eos ? (int)eos : -1;
+    private readonly int _eos = stopAtEos && context.Vocab.EOS is { } eos ? (int)eos : -1;
 
     public RunResult Run(IReadOnlyList<LLamaToken[]> prompts, Schedule schedule)
     {
