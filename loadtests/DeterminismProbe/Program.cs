@@ -13,6 +13,7 @@ using DeterminismProbe;
 //   --kv-unified false   one KV stream per sequence            --threads 2       Threads and BatchThreads
 //   --stop-at-eos        end a request at <|end_story|> (default: always generate --tokens tokens)
 //   --micro              map which batch shapes change one sequence's logits bits
+//   --copy-check         prefix shared via MemorySequenceCopy vs prefilled alone
 //   --bench R            throughput, unified vs per-sequence KV, R timed repeats (+1 warm-up)
 var options = Options.Parse(args);
 Comparison.Verbose = Environment.GetEnvironmentVariable("PROBE_VERBOSE") == "1";
@@ -48,6 +49,12 @@ foreach (int ubatch in options.UBatch)
     using var context = weights.CreateContext(p);
     var prompts = Prompts.Create(options.Count, options.Long)
         .Select(text => context.Tokenize(text, addBos: true, special: false)).ToList();
+    if (options.CopyCheck)
+    {
+        Console.WriteLine($"## copy check: FA {fa?.ToString() ?? "auto"}, ubatch {ubatch}, kv_unified {options.KVUnified}");
+        CopyCheck.Run(context, prompts, options.Tokens);
+        continue;
+    }
     if (options.Micro)
     {
         Console.WriteLine($"## micro: FA {fa?.ToString() ?? "auto"}, ubatch {ubatch}");
@@ -142,11 +149,11 @@ internal sealed record Comparison(int Changed, string FirstDiffs, int LogitsIden
     }
 }
 
-internal sealed record Options(string Model, int Count, int Tokens, List<bool?> FlashAttention, List<int> UBatch, int Batch, bool Long, List<string> Only, int Threads, bool KVUnified, bool Micro, int Bench, bool StopAtEos)
+internal sealed record Options(string Model, int Count, int Tokens, List<bool?> FlashAttention, List<int> UBatch, int Batch, bool Long, List<string> Only, int Threads, bool KVUnified, bool Micro, int Bench, bool StopAtEos, bool CopyCheck)
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options("TinyStories-656K-Q8_0.gguf", 48, 48, [null], [512], 512, false, [], 2, true, false, 0, false);
+        var o = new Options("TinyStories-656K-Q8_0.gguf", 48, 48, [null], [512], 512, false, [], 2, true, false, 0, false, false);
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => args[++i];
@@ -160,6 +167,7 @@ internal sealed record Options(string Model, int Count, int Tokens, List<bool?> 
                 "--batch" => o with { Batch = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--long" => o with { Long = true },
                 "--micro" => o with { Micro = true },
+                "--copy-check" => o with { CopyCheck = true },
                 "--stop-at-eos" => o with { StopAtEos = true },
                 "--bench" => o with { Bench = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--threads" => o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) },
