@@ -71,7 +71,6 @@ internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLo
         void DecodeAndSample()
         {
             if (batch.TokenCount == 0) return;
-            if (schedule.Pad) batch.Add(prompts[0][0], 0, PadSeq, true);
             maxBatch = Math.Max(maxBatch, batch.TokenCount);
             var result = context.NativeHandle.Decode(batch);
             if (result != DecodeResult.Ok) throw new InvalidOperationException($"decode failed: {result}");
@@ -91,10 +90,18 @@ internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLo
             if (schedule.Pad) context.NativeHandle.MemorySequenceRemove(PadSeq, 0, -1);
         }
 
+        // The pad, when asked for, is the batch's first row: the F32 model's first logits row of a multi-row
+        // batch rounds differently (see docs/determinism.md), so no real sequence may sit there.
+        int Add(LLamaToken token, int pos, LLamaSeqId seq, bool logits)
+        {
+            if (schedule.Pad && batch.TokenCount == 0) batch.Add(prompts[0][0], 0, PadSeq, true);
+            return batch.Add(token, pos, seq, logits);
+        }
+
         void AddGenerationTokens()
         {
             foreach (var s in active.Where(s => s.Generating))
-                rows.Add((s, batch.Add(s.Tokens[^1], s.Prompt.Length + s.Tokens.Count - 1, s.Seq, true)));
+                rows.Add((s, Add(s.Tokens[^1], s.Prompt.Length + s.Tokens.Count - 1, s.Seq, true)));
         }
 
         // Adds prompt chunks up to the budget; with isolate, decodes after each sequence's chunk.
@@ -103,14 +110,14 @@ internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLo
             int budget = schedule.ChunkBudget;
             foreach (var s in active.Where(s => !s.Generating))
             {
-                if (schedule.Cap > 0) budget = Math.Min(budget, schedule.Cap - batch.TokenCount - (schedule.Pad ? 1 : 0));
+                if (schedule.Cap > 0) budget = Math.Min(budget, schedule.Cap - batch.TokenCount - (schedule.Pad && batch.TokenCount == 0 ? 1 : 0));
                 if (budget <= 0) break;
                 int n = Math.Min(budget, s.Prompt.Length - s.Prefilled);
                 for (int i = 0; i < n; i++)
                 {
                     int pos = s.Prefilled + i;
                     bool last = pos == s.Prompt.Length - 1;
-                    int row = batch.Add(s.Prompt[pos], pos, s.Seq, last);
+                    int row = Add(s.Prompt[pos], pos, s.Seq, last);
                     if (last) rows.Add((s, row));
                 }
                 s.Prefilled += n;
