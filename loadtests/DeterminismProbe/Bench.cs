@@ -10,34 +10,38 @@ namespace DeterminismProbe;
 /// </summary>
 internal static class Bench
 {
-    public static void Run(LLamaWeights weights, Func<bool, ModelParams> parameters, IReadOnlyList<string> texts, int tokens, int repeats)
+    public static void Run(LLamaWeights weights, Func<bool, int, ModelParams> parameters, IReadOnlyList<int> ubatches, IReadOnlyList<string> texts, int tokens, int repeats)
     {
         var schedules = new[]
         {
             new Schedule("mixed-burst-512", PrefillMode.Mixed, 512, 16, 0),
             new Schedule("isolated-burst", PrefillMode.Isolated, 512, 16, 0),
             new Schedule("grouped-burst-512", PrefillMode.Grouped, 512, 16, 0),
+            new Schedule("mixed-burst-63 (chunk cap)", PrefillMode.Mixed, 63, 16, 0),
             new Schedule("alone (1 at a time)", PrefillMode.Mixed, 512, 1, 0),
         };
-        var samples = new Dictionary<(bool, string), List<RunResult>>();
-        var contexts = new[] { true, false }.ToDictionary(u => u, u => weights.CreateContext(parameters(u)));
+        var samples = new Dictionary<(bool, int, string), List<RunResult>>();
+        var kinds = new[] { true, false }.SelectMany(u => ubatches.Select(ub => (Unified: u, UBatch: ub))).ToList();
+        var contexts = kinds.ToDictionary(k => k, k => weights.CreateContext(parameters(k.Unified, k.UBatch)));
         try
         {
-            var prompts = texts.Select(t => contexts[true].Tokenize(t, addBos: true, special: false)).ToList();
+            var prompts = texts.Select(t => contexts[kinds[0]].Tokenize(t, addBos: true, special: false)).ToList();
             for (int r = 0; r < repeats; r++)
-                foreach (var unified in new[] { true, false })
+                foreach (var kind in kinds)
                     foreach (var s in schedules)
                     {
-                        var result = new Scheduler(contexts[unified], tokens, keepLogits: false).Run(prompts, s);
+                        var result = new Scheduler(contexts[kind], tokens, keepLogits: false).Run(prompts, s);
                         if (r == 0) continue; // warm-up
-                        (samples.TryGetValue((unified, s.Name), out var list) ? list : samples[(unified, s.Name)] = []).Add(result);
+                        var key = (kind.Unified, kind.UBatch, s.Name);
+                        (samples.TryGetValue(key, out var list) ? list : samples[key] = []).Add(result);
                     }
-            Console.WriteLine($"| KV cache | schedule | generated tok/s, median (min–max) of {repeats - 1} | decodes | generated tokens |");
-            Console.WriteLine("| --- | --- | --- | --- | --- |");
-            foreach (var ((unified, name), list) in samples)
+            Console.WriteLine($"| KV cache | ubatch | schedule | generated tok/s, median (min–max) of {repeats - 1} | wall s, median | decodes | generated tokens |");
+            Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+            foreach (var ((unified, ubatch, name), list) in samples)
             {
                 var rates = list.Select(x => x.TokensPerSecond).Order().ToList();
-                Console.WriteLine($"| {(unified ? "unified" : "KVUnified=false")} | {name} | {rates[rates.Count / 2]:F0} ({rates[0]:F0}–{rates[^1]:F0}) | {list[0].Decodes} | {list[0].GeneratedTokens} |");
+                var walls = list.Select(x => x.Elapsed.TotalSeconds).Order().ToList();
+                Console.WriteLine($"| {(unified ? "unified" : "KVUnified=false")} | {ubatch} | {name} | {rates[rates.Count / 2]:F0} ({rates[0]:F0}–{rates[^1]:F0}) | {walls[walls.Count / 2]:F2} | {list[0].Decodes} | {list[0].GeneratedTokens} |");
             }
         }
         finally

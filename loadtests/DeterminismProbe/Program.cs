@@ -27,13 +27,13 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 
 if (options.Bench > 0)
 {
-    ModelParams Parameters(bool unified) => new(modelPath)
+    ModelParams Parameters(bool unified, int ubatch) => new(modelPath)
     {
-        ContextSize = 4096, SeqMax = 17, BatchSize = (uint)options.Batch, UBatchSize = (uint)options.UBatch[0],
+        ContextSize = 4096, SeqMax = 17, BatchSize = (uint)options.Batch, UBatchSize = (uint)ubatch,
         Threads = options.Threads, BatchThreads = options.Threads, FlashAttention = options.FlashAttention[0], KVUnified = unified,
     };
-    using var benchWeights = LLamaWeights.LoadFromFile(Parameters(true));
-    Bench.Run(benchWeights, Parameters, Prompts.Create(options.Count, options.Long), options.Tokens, options.Bench + 1);
+    using var benchWeights = LLamaWeights.LoadFromFile(Parameters(true, options.UBatch[0]));
+    Bench.Run(benchWeights, Parameters, options.UBatch, Prompts.Create(options.Count, options.Long), options.Tokens, options.Bench + 1);
     return;
 }
 
