@@ -110,7 +110,10 @@ internal sealed class Scheduler(LLamaContext context, int maxTokens, bool keepLo
             int budget = schedule.ChunkBudget;
             foreach (var s in active.Where(s => !s.Generating))
             {
-                if (schedule.Cap > 0) budget = Math.Min(budget, schedule.Cap - batch.TokenCount - (schedule.Pad && batch.TokenCount == 0 ? 1 : 0));
+                int pad = schedule.Pad && batch.TokenCount == 0 ? 1 : 0;
+                // More tokens than BatchSize in one decode is a native assert that kills the process.
+                budget = Math.Min(budget, (int)context.BatchSize - batch.TokenCount - pad);
+                if (schedule.Cap > 0) budget = Math.Min(budget, schedule.Cap - batch.TokenCount - pad);
                 if (budget <= 0) break;
                 int n = Math.Min(budget, s.Prompt.Length - s.Prefilled);
                 for (int i = 0; i < n; i++)
