@@ -10,7 +10,7 @@ namespace DeterminismProbe;
 /// </summary>
 internal static class Bench
 {
-    public static void Run(LLamaWeights weights, Func<bool, int, ModelParams> parameters, IReadOnlyList<int> ubatches, IReadOnlyList<string> texts, int tokens, int repeats)
+    public static void Run(LLamaWeights weights, Func<bool, int, ModelParams> parameters, IReadOnlyList<int> ubatches, IReadOnlyList<string> texts, int tokens, int repeats, IReadOnlyList<string> only)
     {
         var schedules = new[]
         {
@@ -19,7 +19,7 @@ internal static class Bench
             new Schedule("grouped-burst-512", PrefillMode.Grouped, 512, 16, 0),
             new Schedule("mixed-burst-63 (chunk cap)", PrefillMode.Mixed, 63, 16, 0),
             new Schedule("alone (1 at a time)", PrefillMode.Mixed, 512, 1, 0),
-        };
+        }.Where(s => only.Count == 0 || only.Any(o => s.Name.StartsWith(o, StringComparison.Ordinal))).ToArray();
         var samples = new Dictionary<(bool, int, string), List<RunResult>>();
         var kinds = new[] { true, false }.SelectMany(u => ubatches.Select(ub => (Unified: u, UBatch: ub))).ToList();
         var contexts = kinds.ToDictionary(k => k, k => weights.CreateContext(parameters(k.Unified, k.UBatch)));

@@ -33,7 +33,7 @@ if (options.Bench > 0)
         Threads = options.Threads, BatchThreads = options.Threads, FlashAttention = options.FlashAttention[0], KVUnified = unified,
     };
     using var benchWeights = LLamaWeights.LoadFromFile(Parameters(true, options.UBatch[0]));
-    Bench.Run(benchWeights, Parameters, options.UBatch, Prompts.Create(options.Count, options.Long), options.Tokens, options.Bench + 1);
+    Bench.Run(benchWeights, Parameters, options.UBatch, Prompts.Create(options.Count, options.Long), options.Tokens, options.Bench + 1, options.Only);
     return;
 }
 
