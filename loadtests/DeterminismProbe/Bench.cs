@@ -35,7 +35,8 @@ internal static class Bench
                         var key = (kind.Unified, kind.UBatch, s.Name);
                         (samples.TryGetValue(key, out var list) ? list : samples[key] = []).Add(result);
                     }
-            Console.WriteLine($"| KV cache | ubatch | schedule | generated tok/s, median (min–max) of {repeats - 1} | wall s, median | decodes | generated tokens |");
+            string middle = (repeats - 1) % 2 == 1 ? "median" : "upper median";
+            Console.WriteLine($"| KV cache | ubatch | schedule | generated tok/s, {middle} (min–max) of {repeats - 1} | wall s, {middle} | decodes | generated tokens |");
             Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
             foreach (var ((unified, ubatch, name), list) in samples)
             {
