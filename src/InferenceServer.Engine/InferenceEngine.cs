@@ -102,11 +102,23 @@ public sealed class InferenceEngine : IDisposable
         sequence.CancelRegistration = cancellationToken.Register(() =>
         {
             sequence.CancelRequested = true;
-            _wake.Release();
+            Wake();
         });
         _inbox.Enqueue(sequence);
-        _wake.Release();
+        Wake();
         return channel.Reader;
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The engine has stopped; every sequence was already ended.
+        }
     }
 
     private void RunLoop()
@@ -184,7 +196,7 @@ public sealed class InferenceEngine : IDisposable
         _observer.TokenGenerated(sequence.Request.Id, sequence.LastTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.LastTokenAt, now));
         if (sequence.FirstTokenAt == 0) sequence.FirstTokenAt = now;
         sequence.LastTokenAt = now;
-        if (_tokenizer.IsEndOfGeneration(token))
+        if (!sequence.Request.IgnoreEndOfGeneration && _tokenizer.IsEndOfGeneration(token))
         {
             Finish(sequence, FinishReason.Stop);
             return;
@@ -260,6 +272,7 @@ public sealed class InferenceEngine : IDisposable
 
     public void Dispose()
     {
+        if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         _loop.Join();
         _wake.Dispose();

@@ -30,13 +30,18 @@ public sealed class LlamaModel : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LlamaExecutor _executor;
 
-    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, LlamaChatRenderer renderer)
+    private readonly LlamaEmbeddings _embeddings;
+
+    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, LlamaChatRenderer renderer, int threads)
     {
         _weights = weights;
         _executor = executor;
         Tokenizer = tokenizer;
         ChatRenderer = renderer;
+        _embeddings = new LlamaEmbeddings(weights, threads);
     }
+
+    public IEmbeddingModel Embeddings => _embeddings;
 
     /// <summary>llama.cpp's ceiling on sequence ids in one context (LLAMA_MAX_SEQ).</summary>
     private const int SequenceIds = 256;
@@ -92,7 +97,7 @@ public sealed class LlamaModel : IDisposable
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
                 weights.ContextSize, limits.ContextCells, settings.KvPerSequence ? "split evenly between" : "shared by",
                 limits.MaxSequences, renderer.Name);
-            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer);
+            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads);
         }
         catch
         {
@@ -142,6 +147,7 @@ public sealed class LlamaModel : IDisposable
 
     public void Dispose()
     {
+        _embeddings.Dispose();
         _executor.Dispose();
         _weights.Dispose();
     }

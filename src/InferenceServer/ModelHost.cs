@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace InferenceServer;
 
 /// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer);
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings);
 
 /// <summary>
 /// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
@@ -21,7 +21,6 @@ internal sealed class ModelHost(
     private readonly ILogger _logger = loggers.CreateLogger<ModelHost>();
     private volatile ServedModel? _model;
     private LlamaModel? _llama;
-    private int _disposed;
 
     /// <summary>The loaded model, or null while it loads.</summary>
     public ServedModel? Model => _model;
@@ -45,7 +44,7 @@ internal sealed class ModelHost(
                 },
                 loggers.CreateLogger<InferenceEngine>(), new Operations.EngineObservers([telemetry, .. observers]));
             telemetry.Engine = engine;
-            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer);
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
         catch (ModelLoadException ex)
@@ -56,7 +55,9 @@ internal sealed class ModelHost(
         }
     }
 
-    /// <summary>Idempotent: the container disposes this once as itself and once as the hosted service its factory returned.</summary>
+    // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.
+    private int _disposed;
+
     public override void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;

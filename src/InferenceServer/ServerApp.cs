@@ -88,26 +88,34 @@ public static class ServerApp
             : Results.Json(new { status = "ready" }));
         app.MapPrometheusScrapingEndpoint("/metrics");
 
-        var v1 = app.MapGroup("/v1").AddEndpointFilter(async (context, next) =>
-        {
-            try
-            {
-                return await next(context);
-            }
-            catch (ApiException ex)
-            {
-                return ex.Error.ToResult();
-            }
-            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                return new ApiError(ex.StatusCode, $"The request body is larger than this server accepts: {ex.Message}", "invalid_request_error",
-                    Code: "request_too_large").ToResult();
-            }
-        });
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
+        v1.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
+
+        var tokenizer = app.MapGroup("").AddEndpointFilter(ApiErrors);
+        tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);
+        tokenizer.MapPost("/detokenize", TokenizerEndpoints.DetokenizeAsync);
+    }
+
+    /// <summary>Turns an <see cref="ApiException"/> thrown while reading a request into its OpenAI-shaped response.</summary>
+    private static async ValueTask<object?> ApiErrors(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (ApiException ex)
+        {
+            return ex.Error.ToResult();
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return new ApiError(ex.StatusCode, $"The request body is larger than this server accepts: {ex.Message}", "invalid_request_error",
+                Code: "request_too_large").ToResult();
+        }
     }
 
     /// <summary>Gives routing's bodiless 404/405 (and any other bare error status) OpenAI's error shape.</summary>

@@ -7,7 +7,7 @@ namespace InferenceServer.Operations;
 
 /// <summary>
 /// The middleware every request passes, outermost first: request id on every log line and one summary line
-/// per request (with its spans and counts), then for /v1 routes the gate — draining (503), API key (401),
+/// per request (with its spans and counts), then for API routes the gate — draining (503), API key (401),
 /// requests per minute (429) — before the endpoint runs.
 /// </summary>
 internal static partial class RequestPipeline
@@ -38,7 +38,7 @@ internal static partial class RequestPipeline
         var drain = app.Services.GetRequiredService<Drain>();
         var keys = app.Services.GetRequiredService<ApiKeys>();
         var admission = app.Services.GetRequiredService<Admission>();
-        app.UseWhen(http => http.Request.Path.StartsWithSegments("/v1"), v1 => v1.Use(async (http, next) =>
+        app.UseWhen(IsApiRoute, v1 => v1.Use(async (http, next) =>
         {
             if (!drain.TryEnter())
             {
@@ -69,6 +69,10 @@ internal static partial class RequestPipeline
             }
         }));
     }
+
+    /// <summary>The routes behind API keys and limits: all of /v1, and llama-server's /tokenize and /detokenize.</summary>
+    private static bool IsApiRoute(HttpContext http) =>
+        http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/tokenize") || http.Request.Path.StartsWithSegments("/detokenize");
 
     private static async Task LogBodyAsync(HttpContext http, ILogger logger)
     {
