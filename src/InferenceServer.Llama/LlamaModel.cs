@@ -6,14 +6,16 @@ using Microsoft.Extensions.Logging;
 
 namespace InferenceServer.Llama;
 
-/// <summary>Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.</summary>
+/// <summary>Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.
+/// ChatTemplate: a Jinja file or a llama.cpp built-in template name that overrides the model's template.</summary>
 public sealed record LlamaModelSettings(
     string ModelPath,
     int ContextCells,
     int MaxSequences,
     int BatchTokens,
     int MicroBatchTokens,
-    int Threads);
+    int Threads,
+    string? ChatTemplate = null);
 
 /// <summary>The model file cannot be used; the message says which file and why.</summary>
 public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
@@ -24,17 +26,19 @@ public sealed class LlamaModel : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LlamaExecutor _executor;
 
-    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, LlamaChatRenderer renderer)
+    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, IChatPromptRenderer renderer)
     {
         _weights = weights;
         _executor = executor;
         Tokenizer = tokenizer;
         ChatRenderer = renderer;
+        Grammars = new LlamaGrammarChecker(weights);
     }
 
     public IModelExecutor Executor => _executor;
     public ITokenizer Tokenizer { get; }
     public IChatPromptRenderer ChatRenderer { get; }
+    public IGrammarChecker Grammars { get; }
 
     /// <summary>Checks the file, loads the weights and creates the context. Throws <see cref="ModelLoadException"/> for an unusable file.</summary>
     public static LlamaModel Load(LlamaModelSettings settings, ILogger logger)
@@ -70,7 +74,7 @@ public sealed class LlamaModel : IDisposable
                 TrainedContextLength: weights.ContextSize,
                 MaxSequences: settings.MaxSequences,
                 BatchTokens: settings.BatchTokens);
-            var renderer = LlamaChatRenderer.For(weights, out var fallbackReason);
+            var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);
             logger.LogInformation(

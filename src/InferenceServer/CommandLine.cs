@@ -22,6 +22,7 @@ internal static class CommandLine
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+        new(["--chat-template"], "ChatTemplate", "NAME|FILE", "Jinja template file, or llama.cpp built-in name (chatml, llama3 ...)", "the model's own, else chatml"),
     ];
 
     /// <summary>Parses flags into configuration entries; returns an error message for an unknown flag or a missing value.</summary>

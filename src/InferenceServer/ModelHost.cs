@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace InferenceServer;
 
 /// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer);
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IGrammarChecker Grammars);
 
 /// <summary>
 /// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
@@ -31,11 +31,11 @@ internal sealed class ModelHost(
         {
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
             _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+                settings.BatchSize, settings.MicroBatchSize, threads, settings.ChatTemplate), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
                 new EngineOptions { MaxQueuedRequests = settings.MaxQueue }, loggers.CreateLogger<InferenceEngine>());
-            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer);
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Grammars);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
         catch (ModelLoadException ex)

@@ -51,21 +51,24 @@ public static class ServerApp
             ? Results.Json(new { status = "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Json(new { status = "ok" }));
 
-        var v1 = app.MapGroup("/v1").AddEndpointFilter(async (context, next) =>
-        {
-            try
-            {
-                return await next(context);
-            }
-            catch (ApiException ex)
-            {
-                return ex.Error.ToResult();
-            }
-        });
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
+        app.MapPost("/apply-template", ApplyTemplateEndpoint.HandleAsync).AddEndpointFilter(ApiErrors);
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
+    }
+
+    private static async ValueTask<object?> ApiErrors(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (ApiException ex)
+        {
+            return ex.Error.ToResult();
+        }
     }
 
     /// <summary>Gives routing's bodiless 404/405 (and any other bare error status) OpenAI's error shape.</summary>

@@ -32,5 +32,8 @@ public sealed class ServerOptions
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
 
+    /// <summary>A Jinja chat template file, or a llama.cpp built-in template name (chatml, llama3 …), instead of the model's template.</summary>
+    public string? ChatTemplate { get; set; }
+
     public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(Model ?? "model");
 }
