@@ -6,8 +6,13 @@ using Microsoft.Extensions.Logging;
 
 namespace InferenceServer.Llama;
 
-/// <summary>Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.
-/// ChatTemplate: a Jinja file or a llama.cpp built-in template name that overrides the model's template.</summary>
+/// <summary>
+/// Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.
+/// <see cref="KvPerSequence"/> gives each sequence its own KV stream (ContextCells / MaxSequences cells):
+/// attention then never sees other sequences' cells, so batching cannot change a sequence's logits, but
+/// sequences cannot share cells (no prefix cache).
+/// <see cref="ChatTemplate"/>: a Jinja file or a llama.cpp built-in template name that overrides the model's template.
+/// </summary>
 public sealed record LlamaModelSettings(
     string ModelPath,
     int ContextCells,
@@ -15,6 +20,7 @@ public sealed record LlamaModelSettings(
     int BatchTokens,
     int MicroBatchTokens,
     int Threads,
+    bool KvPerSequence = false,
     string? ChatTemplate = null);
 
 /// <summary>The model file cannot be used; the message says which file and why.</summary>
@@ -35,6 +41,9 @@ public sealed class LlamaModel : IDisposable
         Grammars = new LlamaGrammarChecker(weights);
     }
 
+    /// <summary>llama.cpp's ceiling on sequence ids in one context (LLAMA_MAX_SEQ).</summary>
+    private const int SequenceIds = 256;
+
     public IModelExecutor Executor => _executor;
     public ITokenizer Tokenizer { get; }
     public IChatPromptRenderer ChatRenderer { get; }
@@ -48,7 +57,10 @@ public sealed class LlamaModel : IDisposable
 
         var parameters = new ModelParams(settings.ModelPath)
         {
-            SeqMax = (uint)settings.MaxSequences,
+            // Requests use ids below MaxSequences; prefix-cache nodes hold cells under the rest. With the
+            // unified KV cache all ids share one pool of cells, so more ids cost no memory.
+            SeqMax = settings.KvPerSequence ? (uint)settings.MaxSequences : SequenceIds,
+            KVUnified = !settings.KvPerSequence,
             BatchSize = (uint)settings.BatchTokens,
             UBatchSize = (uint)settings.MicroBatchTokens,
             Threads = settings.Threads,
@@ -73,14 +85,17 @@ public sealed class LlamaModel : IDisposable
                 ContextCells: (int)context.ContextSize,
                 TrainedContextLength: weights.ContextSize,
                 MaxSequences: settings.MaxSequences,
-                BatchTokens: settings.BatchTokens);
+                BatchTokens: settings.BatchTokens,
+                SequenceIds: settings.KvPerSequence ? settings.MaxSequences : SequenceIds,
+                SequenceCapacity: settings.KvPerSequence ? (int)context.ContextSize / settings.MaxSequences : null);
             var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);
             logger.LogInformation(
-                "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells shared by up to {Sequences} sequences, chat template {Template}",
+                "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells {Layout} up to {Sequences} sequences, chat template {Template}",
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
-                weights.ContextSize, limits.ContextCells, limits.MaxSequences, renderer.Name);
+                weights.ContextSize, limits.ContextCells, settings.KvPerSequence ? "split evenly between" : "shared by",
+                limits.MaxSequences, renderer.Name);
             return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer);
         }
         catch

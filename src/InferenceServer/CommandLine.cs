@@ -8,6 +8,7 @@ namespace InferenceServer;
 /// </summary>
 internal static class CommandLine
 {
+    /// <summary>A flag; one with an empty <see cref="Value"/> is a switch that sets its key to true.</summary>
     private sealed record Flag(string[] Names, string Key, string Value, string Help, string Default);
 
     private static readonly Flag[] Flags =
@@ -22,6 +23,8 @@ internal static class CommandLine
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+        new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
+        new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
         new(["--chat-template"], "ChatTemplate", "NAME|FILE", "Jinja template file, or llama.cpp built-in name (chatml, llama3 ...)", "the model's own, else chatml"),
     ];
 
@@ -46,7 +49,7 @@ internal static class CommandLine
             }
             var flag = Flags.FirstOrDefault(f => f.Names.Contains(arg));
             if (flag is null) return $"Unknown option '{arg}'. Run with --help to list the options.";
-            var value = inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
+            var value = flag.Value.Length == 0 ? inlineValue ?? "true" : inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
             if (value is null) return $"Option '{arg}' needs a value ({flag.Value}).";
             settings[$"{ServerOptions.Section}:{flag.Key}"] = value;
         }

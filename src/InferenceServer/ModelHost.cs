@@ -31,10 +31,10 @@ internal sealed class ModelHost(
         {
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
             _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads, settings.ChatTemplate), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic, ChatTemplate: settings.ChatTemplate), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
-                new EngineOptions { MaxQueuedRequests = settings.MaxQueue }, loggers.CreateLogger<InferenceEngine>());
+                new EngineOptions { MaxQueuedRequests = settings.MaxQueue, PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic }, loggers.CreateLogger<InferenceEngine>());
             _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Grammars);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }

@@ -35,5 +35,11 @@ public sealed class ServerOptions
     /// <summary>A Jinja chat template file, or a llama.cpp built-in template name (chatml, llama3 …), instead of the model's template.</summary>
     public string? ChatTemplate { get; set; }
 
+    /// <summary>Turns off reuse of cached prompt prefixes (for comparisons).</summary>
+    public bool NoPrefixCache { get; set; }
+
+    /// <summary>Gives each sequence its own KV cells so that batching never changes an output (no prefix cache then).</summary>
+    public bool Deterministic { get; set; }
+
     public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(Model ?? "model");
 }

@@ -37,7 +37,7 @@ internal static class ChatCompletionsEndpoint
                 parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
         return TypedResults.Json(new ChatCompletion(id, created, model.Id,
             [new ChatChoice(0, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0))],
-            Usage.Of(result.PromptTokens, result.CompletionTokens)), ApiJson.Options);
+            Usage.Of(result.PromptTokens, result.CompletionTokens, result.CachedTokens)), ApiJson.Options);
     }
 
     /// <summary>How the output is read: plain text, or the template family's tool-call syntax (at most one call unless parallel).</summary>
@@ -89,7 +89,7 @@ internal static class ChatCompletionsEndpoint
                 if (parser is not null) foreach (var chunk in Deltas(parser.Finish())) yield return chunk;
                 yield return Chunk(new ChatDelta(), FinishReasonName(done.Reason, calls > 0));
                 if (includeUsage)
-                    yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [], Usage.Of(done.PromptTokens, done.CompletionTokens)));
+                    yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [], Usage.Of(done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens)));
             }
         }
         yield return "[DONE]";
