@@ -17,8 +17,6 @@ public sealed record FunctionDefinition(string Name, JsonNode? Parameters);
 
 internal static class Json
 {
-    private static readonly JsonDocumentOptions Lenient = new() { AllowTrailingCommas = false };
-
     /// <summary>Parses one JSON value starting at <paramref name="start"/> (after whitespace); null when there is none. <paramref name="end"/> is just past it.</summary>
     public static JsonNode? ParsePrefix(string text, int start, out int end)
     {
@@ -32,7 +30,7 @@ internal static class Json
             using var document = JsonDocument.ParseValue(ref reader);
             var consumedChars = System.Text.Encoding.UTF8.GetCharCount(bytes, 0, (int)reader.BytesConsumed);
             end = start + consumedChars;
-            return JsonNode.Parse(document.RootElement.GetRawText(), documentOptions: Lenient);
+            return JsonNode.Parse(document.RootElement.GetRawText());
         }
         catch (JsonException)
         {

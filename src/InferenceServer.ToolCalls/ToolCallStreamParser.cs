@@ -35,6 +35,7 @@ public sealed class ToolCallStreamParser(ToolCallSyntax syntax)
                     _inSection = true;
                     return [];
                 default:
+                    // Functionary's "all\n" says that text for the user follows; it is not part of the text.
                     _pending.Remove(0, syntax is FunctionaryV3Syntax ? FunctionaryV3Syntax.HeaderLength(_pending.ToString()) : 0);
                     break;
             }
@@ -48,7 +49,6 @@ public sealed class ToolCallStreamParser(ToolCallSyntax syntax)
         _pending.Clear();
         if (!_inSection)
             return rest.Length > 0 && (_start != ToolCallSyntax.Start.Undecided || rest.Trim().Length > 0) ? [new ContentEvent(rest)] : [];
-        // FunctionaryV3 sections begin mid-stream with ">>>", which its parser expects at segment starts only.
         var parsed = syntax.Parse(rest);
         var events = new List<ToolCallStreamEvent>();
         if (parsed.Content.Length > 0) events.Add(new ContentEvent(parsed.Content));

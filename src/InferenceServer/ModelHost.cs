@@ -46,8 +46,12 @@ internal sealed class ModelHost(
         }
     }
 
+    // The container disposes this instance twice: once as the ModelHost singleton, once as the hosted service.
+    private int _disposed;
+
     public override void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _model?.Engine.Dispose();
         _llama?.Dispose();
         base.Dispose();

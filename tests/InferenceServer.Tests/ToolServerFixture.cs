@@ -5,6 +5,10 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
+// Collections run one after another: LLamaSharp's first native load races with llama_log_set on another
+// thread ("The library has already loaded, you can't change the configurations"), which fails a server start.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace InferenceServer.Tests;
 
 /// <summary>
