@@ -52,6 +52,14 @@ public interface ITokenizer
 
     int[] Tokenize(string text, bool addBos, bool parseSpecial);
 
+    int VocabularySize { get; }
+
+    /// <summary>The text of a token sequence.</summary>
+    string Detokenize(IReadOnlyList<int> tokens);
+
+    /// <summary>One token's own text piece.</summary>
+    string Piece(int token);
+
     bool IsEndOfGeneration(int token);
 
     /// <summary>A decoder that turns a token stream into text without splitting multi-byte characters.</summary>

@@ -11,7 +11,8 @@ public sealed record GenerationRequest(
     int MaxNewTokens,
     SamplingParameters Sampling,
     IReadOnlyList<string> StopSequences,
-    string CacheIsolationKey = "");
+    string CacheIsolationKey = "",
+    bool IgnoreEndOfGeneration = false);
 
 public enum FinishReason { Stop, Length, Cancelled }
 

@@ -173,7 +173,7 @@ public sealed class InferenceEngine : IDisposable
         _observer.TokenGenerated(sequence.Request.Id, sequence.LastTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.LastTokenAt, now));
         if (sequence.FirstTokenAt == 0) sequence.FirstTokenAt = now;
         sequence.LastTokenAt = now;
-        if (_tokenizer.IsEndOfGeneration(token))
+        if (!sequence.Request.IgnoreEndOfGeneration && _tokenizer.IsEndOfGeneration(token))
         {
             Finish(sequence, FinishReason.Stop);
             return;

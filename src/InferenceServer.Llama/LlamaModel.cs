@@ -32,14 +32,19 @@ public sealed class LlamaModel : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LlamaExecutor _executor;
 
-    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, IChatPromptRenderer renderer)
+    private readonly LlamaEmbeddings _embeddings;
+
+    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, IChatPromptRenderer renderer, int threads)
     {
         _weights = weights;
         _executor = executor;
         Tokenizer = tokenizer;
         ChatRenderer = renderer;
         Grammars = new LlamaGrammarChecker(weights);
+        _embeddings = new LlamaEmbeddings(weights, threads);
     }
+
+    public IEmbeddingModel Embeddings => _embeddings;
 
     /// <summary>llama.cpp's ceiling on sequence ids in one context (LLAMA_MAX_SEQ).</summary>
     private const int SequenceIds = 256;
@@ -96,7 +101,7 @@ public sealed class LlamaModel : IDisposable
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
                 weights.ContextSize, limits.ContextCells, settings.KvPerSequence ? "split evenly between" : "shared by",
                 limits.MaxSequences, renderer.Name);
-            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer);
+            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads);
         }
         catch
         {
@@ -146,6 +151,7 @@ public sealed class LlamaModel : IDisposable
 
     public void Dispose()
     {
+        _embeddings.Dispose();
         _executor.Dispose();
         _weights.Dispose();
     }

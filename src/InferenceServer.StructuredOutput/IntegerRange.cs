@@ -45,12 +45,16 @@ internal static class IntegerRange
         var lowText = low.ToString(CultureInfo.InvariantCulture);
         int maxLength = high is { } h ? h.ToString(CultureInfo.InvariantCulture).Length : Math.Max(MaxDigits, lowText.Length);
         var parts = new List<string>();
-        for (int length = lowText.Length; length <= maxLength; length++)
-        {
-            string from = length == lowText.Length ? lowText : (length == 1 ? "0" : "1" + new string('0', length - 1));
-            string to = high is { } hh && length == maxLength ? hh.ToString(CultureInfo.InvariantCulture) : new string('9', length);
-            parts.Add(Between(from, to));
-        }
+        // Shortest length: from low up; longest: up to high; every length in between is unrestricted
+        // and they share one alternative "[1-9] [0-9]{a,b}".
+        string firstTo = lowText.Length == maxLength && high is { } single ? single.ToString(CultureInfo.InvariantCulture) : new string('9', lowText.Length);
+        parts.Add(Between(lowText, firstTo));
+        int middleFrom = lowText.Length + 1;
+        int middleTo = high is null ? maxLength : maxLength - 1;
+        if (middleFrom <= middleTo)
+            parts.Add("[1-9] " + (middleFrom == middleTo ? AnyDigits(middleFrom - 1) : $"[0-9]{{{middleFrom - 1},{middleTo - 1}}}"));
+        if (high is { } top && maxLength > lowText.Length)
+            parts.Add(Between("1" + new string('0', maxLength - 1), top.ToString(CultureInfo.InvariantCulture)));
         return string.Join(" | ", parts);
     }
 

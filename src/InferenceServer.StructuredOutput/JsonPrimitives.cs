@@ -3,8 +3,9 @@ namespace InferenceServer.StructuredOutput;
 /// <summary>Shared rules for JSON lexical pieces. Each is added to a grammar once, on first use.</summary>
 internal static class JsonPrimitives
 {
-    /// <summary>At most one newline plus 8 spaces, or one space: bounded, so generation cannot loop on it.</summary>
-    public static string Ws(GrammarBuilder g) => g.Rule("ws", "( \" \" | \"\\n\" \" \"{0,8} )?");
+    /// <summary>At most one newline plus 8 spaces, or one space: bounded, so generation cannot loop on it.
+    /// The newline is written as a class because GrammarGuard counts only literal characters as required.</summary>
+    public static string Ws(GrammarBuilder g) => g.Rule("ws", "( \" \" | [\\x0A] \" \"{0,8} )?");
 
     public static string Char(GrammarBuilder g) => g.Rule("char",
         Gbnf.CharClass([(0x00, 0x1F), ('"', '"'), ('\\', '\\')], negated: true)
@@ -16,8 +17,10 @@ internal static class JsonPrimitives
 
     public static string Integer(GrammarBuilder g) => g.Rule("integer", IntegerRange.Expression(null, null));
 
+    /// <summary>At most 16 integer digits, 12 fraction digits and a one-digit exponent: every number
+    /// fits a double and a .NET decimal (validators compare enum/const numbers as decimals).</summary>
     public static string Number(GrammarBuilder g) => g.Rule("number",
-        $"{Integer(g)} ( \".\" [0-9]{{1,16}} )? ( [eE] [\\x2D+]? [0-9]{{1,3}} )?");
+        $"{Integer(g)} ( \".\" [0-9]{{1,12}} )? ( [eE] [\\x2D+]? [0-9] )?");
 
     public static string Boolean(GrammarBuilder g) => g.Rule("boolean", "( \"true\" | \"false\" )");
 

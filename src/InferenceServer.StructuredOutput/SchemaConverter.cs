@@ -73,6 +73,8 @@ internal sealed class SchemaConverter
         foreach (var (key, _) in schema)
             if (Unsupported.Contains(key))
                 throw new UnsupportedSchemaException(path, key, "this keyword is not supported");
+        if (schema["uniqueItems"] is { } unique && unique.GetValueKind() != JsonValueKind.False)
+            throw new UnsupportedSchemaException(path, "uniqueItems", "uniqueness cannot be enforced by a grammar");
 
         if (schema["$ref"] is { } reference)
         {
@@ -114,16 +116,30 @@ internal sealed class SchemaConverter
             return Alternatives(hint, alternatives);
         }
 
+        if (schema.ContainsKey("const") || schema.ContainsKey("enum"))
+        {
+            // Listed values are emitted as they are, so nothing may constrain them further.
+            var keyword = schema.ContainsKey("const") ? "const" : "enum";
+            if (schema.FirstOrDefault(p => !Annotations.Contains(p.Key) && p.Key is not ("type" or "nullable" or "const" or "enum")) is { Key: { } other })
+                throw new UnsupportedSchemaException(path, keyword, $"cannot be combined with '{other}'");
+        }
+
         if (schema.TryGetPropertyValue("const", out var constant))
+        {
+            var types = DeclaredTypes(schema, path);
+            if (types is not null && !Admits(types, constant))
+                throw new UnsupportedSchemaException(path, "const", "the value does not have the declared type");
+            if (schema["enum"] is JsonArray alsoEnum && !alsoEnum.Any(v => JsonNode.DeepEquals(v, constant)))
+                throw new UnsupportedSchemaException(path, "const", "the value is not among the enum values");
             return JsonLiteral(constant);
+        }
 
         if (schema["enum"] is { } enumNode)
         {
             if (enumNode is not JsonArray { Count: > 0 } values)
                 throw new UnsupportedSchemaException(path, "enum", "must be a non-empty array");
             var types = DeclaredTypes(schema, path);
-            var allowed = values.Where(v => types is null || types.Contains(TypeOf(v)) || (TypeOf(v) == "integer" && types.Contains("number"))
-                                            || (TypeOf(v) == "number" && types.Contains("integer") && IsIntegral(v))).ToList();
+            var allowed = values.Where(v => types is null || Admits(types, v)).ToList();
             if (allowed.Count == 0)
                 throw new UnsupportedSchemaException(path, "enum", "no value of the enum has the declared type");
             return Alternatives(hint, allowed.Select(JsonLiteral).ToList());
@@ -204,6 +220,9 @@ internal sealed class SchemaConverter
         },
         _ => "null",
     };
+
+    private static bool Admits(HashSet<string> types, JsonNode? value) =>
+        types.Contains(TypeOf(value)) || (TypeOf(value) == "integer" && types.Contains("number"));
 
     private static bool IsIntegral(JsonNode? value) =>
         value is JsonValue v && v.GetValueKind() == JsonValueKind.Number && decimal.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d == decimal.Truncate(d);
@@ -297,8 +316,13 @@ internal sealed class SchemaConverter
             {
                 var key = k!.GetValue<string>();
                 required.Add(key);
-                if (!properties.Any(p => p.Key == key))
-                    properties.Add((key, JsonValue.Create(true), $"{path}/required"));
+                if (properties.Any(p => p.Key == key))
+                    continue;
+                // A required key that "properties" does not declare takes the additionalProperties schema.
+                var valueSchema = schema["additionalProperties"] ?? JsonValue.Create(true);
+                if (valueSchema.GetValueKind() == JsonValueKind.False)
+                    throw new UnsupportedSchemaException(path, "required", $"'{key}' is required but additionalProperties forbids it");
+                properties.Add((key, valueSchema, $"{path}/additionalProperties"));
             }
         }
 
@@ -438,9 +462,6 @@ internal sealed class SchemaConverter
     private string ArrayExpressionCore(JsonObject schema, string path, string hint, int depth)
     {
         var ws = Ws;
-        if (schema["uniqueItems"] is { } unique && unique.GetValueKind() != JsonValueKind.False)
-            throw new UnsupportedSchemaException(path, "uniqueItems", "uniqueness cannot be enforced by a grammar");
-
         // Tuple items: "prefixItems" (2020-12) or an "items" array (draft-07, with "additionalItems").
         JsonArray? prefix = null;
         JsonNode? extraSchema;
@@ -594,7 +615,7 @@ internal sealed class SchemaConverter
             throw new UnsupportedSchemaException(path, "minimum", "number bounds need an integer minimum >= 0");
         if (maximum is { } hi && (hi != decimal.Truncate(hi) || hi < lo || hi > long.MaxValue))
             throw new UnsupportedSchemaException(path, "maximum", "number bounds need an integer maximum >= minimum");
-        var fraction = "( \".\" [0-9]{1,16} )?";
+        var fraction = "( \".\" [0-9]{1,12} )?";
         if (maximum is not { } top)
             return _g.Rule($"{hint}-number", $"{Group(IntegerRange.Expression((long)lo, null))} {fraction}");
         var atMax = Gbnf.Literal(((long)top).ToString(CultureInfo.InvariantCulture));
@@ -618,14 +639,14 @@ internal sealed class SchemaConverter
             if (exMin.GetValueKind() == JsonValueKind.True && ReadDecimal(schema, "minimum", path) is { } m)
                 min = Math.Max(min ?? long.MinValue, ToLong(decimal.Floor(m) + 1, path, "exclusiveMinimum"));
             else if (exMin.GetValueKind() == JsonValueKind.Number)
-                min = Math.Max(min ?? long.MinValue, ToLong(decimal.Floor(exMin.GetValue<decimal>()) + 1, path, "exclusiveMinimum"));
+                min = Math.Max(min ?? long.MinValue, ToLong(decimal.Floor(ReadDecimal(schema, "exclusiveMinimum", path)!.Value) + 1, path, "exclusiveMinimum"));
         }
         if (schema["exclusiveMaximum"] is JsonValue exMax)
         {
             if (exMax.GetValueKind() == JsonValueKind.True && ReadDecimal(schema, "maximum", path) is { } m)
                 max = Math.Min(max ?? long.MaxValue, ToLong(decimal.Ceiling(m) - 1, path, "exclusiveMaximum"));
             else if (exMax.GetValueKind() == JsonValueKind.Number)
-                max = Math.Min(max ?? long.MaxValue, ToLong(decimal.Ceiling(exMax.GetValue<decimal>()) - 1, path, "exclusiveMaximum"));
+                max = Math.Min(max ?? long.MaxValue, ToLong(decimal.Ceiling(ReadDecimal(schema, "exclusiveMaximum", path)!.Value) - 1, path, "exclusiveMaximum"));
         }
         return (min, max);
     }

@@ -20,7 +20,7 @@ internal static class SchemaMerger
         foreach (var (member, memberPath) in members)
             foreach (var (key, value) in member)
                 MergeKeyword(merged, key, value, memberPath);
-        CheckClosedObjects(members, merged, path);
+        ApplyAdditionalProperties(members, merged);
         return merged;
     }
 
@@ -132,21 +132,26 @@ internal static class SchemaMerger
         }
     }
 
-    /// <summary>A member with additionalProperties:false forbids keys it does not declare, so the merged
-    /// object may only declare keys that every such member declares.</summary>
-    private static void CheckClosedObjects(List<(JsonObject Schema, string Path)> members, JsonObject merged, string path)
+    /// <summary>A member's additionalProperties governs every merged property that member does not
+    /// declare: false forbids it (unsupported), a schema further constrains it.</summary>
+    private static void ApplyAdditionalProperties(List<(JsonObject Schema, string Path)> members, JsonObject merged)
     {
         if (merged["properties"] is not JsonObject all)
             return;
         foreach (var (member, memberPath) in members)
         {
-            if (member["additionalProperties"] is not JsonValue v || v.GetValueKind() != JsonValueKind.False)
+            if (member["additionalProperties"] is not { } extra || extra.GetValueKind() == JsonValueKind.True)
                 continue;
             var declared = member["properties"] as JsonObject;
-            foreach (var (name, _) in all)
-                if (declared is null || !declared.ContainsKey(name))
+            foreach (var name in all.Select(p => p.Key).ToList())
+            {
+                if (declared is not null && declared.ContainsKey(name))
+                    continue;
+                if (extra.GetValueKind() == JsonValueKind.False)
                     throw new UnsupportedSchemaException(memberPath, "additionalProperties",
                         $"forbids property '{name}' that another allOf member declares");
+                all[name] = new JsonObject { ["allOf"] = new JsonArray(all[name]?.DeepClone(), extra.DeepClone()) };
+            }
         }
     }
 

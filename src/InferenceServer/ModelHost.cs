@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace InferenceServer;
 
 /// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IGrammarChecker Grammars);
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars);
 
 /// <summary>
 /// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
@@ -35,7 +35,7 @@ internal sealed class ModelHost(
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
                 new EngineOptions { MaxQueuedRequests = settings.MaxQueue, PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic }, loggers.CreateLogger<InferenceEngine>());
-            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Grammars);
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings, _llama.Grammars);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
         catch (ModelLoadException ex)

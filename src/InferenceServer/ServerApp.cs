@@ -52,13 +52,19 @@ public static class ServerApp
             : Results.Json(new { status = "ok" }));
 
         var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
-        app.MapPost("/apply-template", ApplyTemplateEndpoint.HandleAsync).AddEndpointFilter(ApiErrors);
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
+        v1.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
+
+        var tokenizer = app.MapGroup("").AddEndpointFilter(ApiErrors);
+        tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);
+        tokenizer.MapPost("/detokenize", TokenizerEndpoints.DetokenizeAsync);
+        tokenizer.MapPost("/apply-template", ApplyTemplateEndpoint.HandleAsync);
     }
 
+    /// <summary>Turns an <see cref="ApiException"/> thrown while reading a request into its OpenAI-shaped response.</summary>
     private static async ValueTask<object?> ApiErrors(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try

@@ -52,6 +52,9 @@ internal sealed class FakeTokenizer : ITokenizer
     public string? FindUnencodable(string text) => null;
     public int[] Tokenize(string text, bool addBos, bool parseSpecial) => text.Select(c => (int)c).ToArray();
     public bool IsEndOfGeneration(int token) => token == 0;
+    public int VocabularySize => char.MaxValue + 1;
+    public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
+    public string Piece(int token) => ((char)token).ToString();
     public ITokenTextDecoder CreateDecoder() => new Decoder();
 
     private sealed class Decoder : ITokenTextDecoder

@@ -79,6 +79,17 @@ public class InferenceEngineTests
     }
 
     [Fact]
+    public async Task Ignoring_end_of_generation_runs_to_max_tokens()
+    {
+        using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32), (_, position) => position >= 4 ? 0 : 'x'));
+        var request = Request("ab", 10) with { IgnoreEndOfGeneration = true };
+        var (_, finished) = await ReadAll(engine.Submit(request, CancellationToken.None));
+
+        Assert.Equal(FinishReason.Length, finished.Reason);
+        Assert.Equal(10, finished.CompletionTokens);
+    }
+
+    [Fact]
     public async Task A_stop_sequence_ends_generation_and_is_not_emitted()
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));

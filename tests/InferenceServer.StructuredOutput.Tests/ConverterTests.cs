@@ -65,6 +65,7 @@ public sealed class ConverterTests(ModelsFixture models)
     [InlineData(13, 247)]
     [InlineData(-120, -7)]
     [InlineData(95, 1005)]
+    [InlineData(-1005, 2000)]
     public void Integer_ranges_are_exact(int min, int max)
     {
         var gbnf = JsonSchemaGrammar.FromSchema(JsonNode.Parse($$"""{"type":"integer","minimum":{{min}},"maximum":{{max}}}""")!);

@@ -6,7 +6,7 @@ namespace InferenceServer.StructuredOutput.Tests;
 /// <summary>End to end on stories260K: convert, pass the guard, generate under the grammar
 /// (greedy and sampled at temperature 1 with fixed seeds), then parse and validate independently.</summary>
 [Collection(ModelsCollection.Name)]
-public sealed class GenerationTests(ModelsFixture models)
+public sealed class GenerationTests(ModelsFixture models, Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int MaxTokens = 400;
 
@@ -21,10 +21,12 @@ public sealed class GenerationTests(ModelsFixture models)
         var check = GrammarGuard.Check(models.Stories.NativeHandle, gbnf);
         Assert.True(check.IsUsable, check.Error);
 
+        output.WriteLine($"{name}: grammar {gbnf.Length} chars, {gbnf.Count(c => c == '\n')} rules");
         foreach (uint? seed in new uint?[] { null, 1, 2, 3 })
         {
             var generation = GrammarRunner.Generate(models.Stories, models.StoriesParams, gbnf, MaxTokens, seed);
             var context = $"{name} seed={seed?.ToString() ?? "greedy"}";
+            output.WriteLine($"  {context}: {generation.Tokens} tokens: {generation.Text}");
             Assert.True(generation.Finish == FinishReason.Stop, $"{context}: ran out of tokens: {generation.Text}");
             SchemaValidation.AssertValid(schemaText, generation.Text, context);
         }
@@ -40,15 +42,16 @@ public sealed class GenerationTests(ModelsFixture models)
         // the grammar alone decides which tokens are legal.
         var bias = new Dictionary<LLama.Native.LLamaToken, float> { [(LLama.Native.LLamaToken)('"' + 3)] = 6f, [(LLama.Native.LLamaToken)('}' + 3)] = 6f };
         int stopped = 0;
-        foreach (uint? seed in new uint?[] { null, 1, 2, 3, 4, 5 })
+        foreach (uint? seed in new uint?[] { null, 1, 2, 3 })
         {
-            var generation = GrammarRunner.Generate(models.Stories, models.StoriesParams, JsonSchemaGrammar.AnyJsonObject, MaxTokens, seed, logitBias: bias);
+            var generation = GrammarRunner.Generate(models.Stories, models.StoriesParams, JsonSchemaGrammar.AnyJsonObject, 200, seed, logitBias: bias);
+            output.WriteLine($"json_object seed={seed?.ToString() ?? "greedy"}: {generation.Finish} after {generation.Tokens} tokens: {generation.Text}");
             if (generation.Finish == FinishReason.Length)
                 continue; // an unbounded grammar may run out of tokens; that is a "length" finish
             stopped++;
             SchemaValidation.AssertValid("""{"type":"object"}""", generation.Text, $"json_object seed={seed}");
         }
-        Assert.True(stopped >= 3, $"only {stopped} of 6 json_object generations closed the object");
+        Assert.True(stopped >= 2, $"only {stopped} of 4 json_object generations closed the object");
     }
 
     [Fact]

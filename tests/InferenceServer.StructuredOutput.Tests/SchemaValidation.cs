@@ -20,7 +20,16 @@ internal static class SchemaValidation
         }
         using (document)
         {
-            var schema = JsonSchema.FromText(schemaText, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+            JsonSchema schema;
+            try
+            {
+                schema = JsonSchema.FromText(schemaText, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+            }
+            catch (JsonSchemaException e)
+            {
+                Assert.Fail($"{context}: JsonSchema.Net cannot load the schema ({e.Message}): {schemaText}\noutput: {output}");
+                return;
+            }
             var result = schema.Evaluate(document.RootElement, new EvaluationOptions { RequireFormatValidation = true, OutputFormat = OutputFormat.List });
             Assert.True(result.IsValid, $"{context}: output does not validate: {output}\n{JsonSerializer.Serialize(result)}");
         }

@@ -10,7 +10,8 @@ internal sealed record GenerationSettings(
     IReadOnlyList<string> Stop,
     bool Stream,
     bool IncludeUsage,
-    string CacheIsolationKey)
+    string CacheIsolationKey,
+    bool IgnoreEos)
 {
     public const int MaxStopSequences = 4;
 
@@ -58,7 +59,9 @@ internal sealed record GenerationSettings(
             stream,
             includeUsage,
             // cache_salt (as vLLM names it) narrows prefix-cache sharing to requests with the same salt.
-            reader.OptionalString("cache_salt") ?? "");
+            reader.OptionalString("cache_salt") ?? "",
+            // Extension (vLLM, llama-server): keep generating past end-of-sequence, for benchmarks.
+            reader.OptionalBool("ignore_eos") ?? false);
     }
 
     /// <summary>Checks the prompt against the context and builds the engine request.</summary>
@@ -73,7 +76,7 @@ internal sealed record GenerationSettings(
                 $"({promptTokens.Length} in the prompt, {MaxTokens ?? 1} for the completion). Please reduce the prompt or the completion length.",
                 promptParam, "context_length_exceeded"));
         var maxNew = MaxTokens ?? maxSequenceTokens - promptTokens.Length;
-        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop, CacheIsolationKey);
+        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop, CacheIsolationKey, IgnoreEos);
     }
 
     private static IReadOnlyList<string> ReadStop(RequestReader reader)
