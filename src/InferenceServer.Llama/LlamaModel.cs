@@ -13,7 +13,11 @@ public sealed record LlamaModelSettings(
     int MaxSequences,
     int BatchTokens,
     int MicroBatchTokens,
-    int Threads);
+    int Threads)
+{
+    /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
+    public int GpuLayers { get; init; }
+}
 
 /// <summary>The model file cannot be used; the message says which file and why.</summary>
 public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
@@ -49,6 +53,7 @@ public sealed class LlamaModel : IDisposable
             UBatchSize = (uint)settings.MicroBatchTokens,
             Threads = settings.Threads,
             BatchThreads = settings.Threads,
+            GpuLayerCount = settings.GpuLayers,
         };
 
         LLamaWeights weights;

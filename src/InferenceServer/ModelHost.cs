@@ -1,5 +1,6 @@
 using InferenceServer.Engine;
 using InferenceServer.Llama;
+using InferenceServer.ModelDownload;
 using Microsoft.Extensions.Options;
 
 namespace InferenceServer;
@@ -13,6 +14,7 @@ public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEn
 /// </summary>
 internal sealed class ModelHost(
     IOptions<ServerOptions> options,
+    IConfiguration configuration,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers) : BackgroundService
 {
@@ -29,16 +31,18 @@ internal sealed class ModelHost(
         var settings = options.Value;
         try
         {
+            var modelPath = await ModelSource.ResolveAsync(settings, configuration, _logger, stoppingToken);
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
-            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(modelPath, settings.ContextSize, settings.Parallel,
+                settings.BatchSize, settings.MicroBatchSize, threads) { GpuLayers = settings.GpuLayers }, loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+            _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
                 new EngineOptions { MaxQueuedRequests = settings.MaxQueue }, loggers.CreateLogger<InferenceEngine>());
             _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
-        catch (ModelLoadException ex)
+        catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
         {
             _logger.LogCritical("{Message}", ex.Message);
             Environment.ExitCode = 2;

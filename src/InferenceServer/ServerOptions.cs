@@ -5,8 +5,23 @@ public sealed class ServerOptions
 {
     public const string Section = "Server";
 
-    /// <summary>Path of the GGUF model file.</summary>
+    /// <summary>Path of the GGUF model file, or hf://OWNER/REPO/FILE.gguf to download; none = the default model.</summary>
     public string? Model { get; set; }
+
+    /// <summary>Hugging Face repository (OWNER/REPO) to download <see cref="HfFile"/> from.</summary>
+    public string? HfRepo { get; set; }
+
+    /// <summary>GGUF file in <see cref="HfRepo"/>.</summary>
+    public string? HfFile { get; set; }
+
+    /// <summary>Folder for downloaded models; null = $XDG_CACHE_HOME/inferenceserver/models (~/.cache/...).</summary>
+    public string? ModelCache { get; set; }
+
+    /// <summary>Folder holding libllama.so and libggml*.so to load instead of LLamaSharp's packaged ones.</summary>
+    public string? NativeLibDir { get; set; }
+
+    /// <summary>Model layers to offload to the GPU (needs a GPU build); 0 = CPU only.</summary>
+    public int GpuLayers { get; set; }
 
     /// <summary>The id clients use in "model"; defaults to the file name without ".gguf".</summary>
     public string? ModelId { get; set; }
@@ -32,5 +47,6 @@ public sealed class ServerOptions
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
 
-    public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(Model ?? "model");
+    public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(
+        !string.IsNullOrWhiteSpace(HfFile) ? HfFile : !string.IsNullOrWhiteSpace(Model) ? Model : ModelDownload.HubFile.Default.File);
 }
