@@ -50,8 +50,12 @@ internal sealed class ModelHost(
         }
     }
 
+    // The container disposes this instance twice: once as ModelHost, once as the hosted service resolved from it.
+    private int _disposed;
+
     public override void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _model?.Engine.Dispose();
         _llama?.Dispose();
         base.Dispose();

@@ -58,7 +58,7 @@ internal sealed class HubDownloader(HubSettings hub, HttpMessageHandler handler,
         {
             throw new ModelDownloadException($"Cannot download {file}: {hub.Endpoint.Host} did not answer within a minute.", ex);
         }
-        catch (HttpIOException ex)
+        catch (IOException ex) when (ex is HttpIOException || ex.InnerException is System.Net.Sockets.SocketException)
         {
             throw new ModelDownloadException($"Cannot download {file}: the connection broke ({ex.Message}). Start again to resume from {FormatBytes(PartialLength(target + ".part"))}.", ex);
         }
