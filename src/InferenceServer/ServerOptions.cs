@@ -47,6 +47,7 @@ public sealed class ServerOptions
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
 
-    public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(
+    // Blank counts as unset: compose and Kubernetes pass empty Server__* variables for settings left at their default.
+    public string ResolvedModelId => !string.IsNullOrWhiteSpace(ModelId) ? ModelId : Path.GetFileNameWithoutExtension(
         !string.IsNullOrWhiteSpace(HfFile) ? HfFile : !string.IsNullOrWhiteSpace(Model) ? Model : ModelDownload.HubFile.Default.File);
 }
