@@ -22,7 +22,7 @@ internal static class ModelSource
     public static async Task<string> ResolveAsync(ServerOptions options, IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
     {
         if (HubFileOf(options) is not { } file) return options.Model!;
-        if (file == HubFile.Default && string.IsNullOrWhiteSpace(options.Model))
+        if (string.IsNullOrWhiteSpace(options.Model) && string.IsNullOrWhiteSpace(options.HfRepo))
             logger.LogInformation("No model given: serving the default model {Model} (pass -m FILE.gguf or -m hf://OWNER/REPO/FILE.gguf for another)", file);
 
         using var handler = HubDownloader.CreateHandler();
