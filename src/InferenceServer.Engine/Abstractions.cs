@@ -6,18 +6,28 @@ public readonly record struct SequenceSlot(int Value);
 /// <summary>One token of a decode batch: which sequence it belongs to, its position, and whether its logits are wanted.</summary>
 public readonly record struct BatchToken(int Token, int Position, SequenceSlot Slot, bool WantLogits);
 
-/// <summary>What the engine needs to know about the loaded model and its context.</summary>
+/// <summary>
+/// What the engine needs to know about the loaded model and its context. Sequence ids below
+/// <see cref="MaxSequences"/> run requests; the rest, up to <see cref="SequenceIds"/>, hold prefix-cache
+/// nodes. <see cref="SequenceCapacity"/> is the most cells one sequence can hold (all of them when the
+/// cells are one shared pool).
+/// </summary>
 public sealed record ModelLimits(
     int ContextCells,
     int TrainedContextLength,
     int MaxSequences,
-    int BatchTokens);
+    int BatchTokens,
+    int SequenceIds = 256,
+    int? SequenceCapacity = null)
+{
+    public int CellsPerSequence => SequenceCapacity ?? ContextCells;
+}
 
 /// <summary>
 /// The model side of the engine: decodes batches and owns per-sequence KV and samplers.
 /// Implemented over llama.cpp; faked in tests. Called from the engine loop's thread only.
 /// </summary>
-public interface IModelExecutor
+public interface IModelExecutor : IKvCacheOperations
 {
     ModelLimits Limits { get; }
 
@@ -26,9 +36,6 @@ public interface IModelExecutor
 
     /// <summary>Creates the sampler one request uses for all of its tokens.</summary>
     ITokenSampler CreateSampler(SamplingParameters parameters);
-
-    /// <summary>Frees every KV cell the sequence holds.</summary>
-    void ClearSequence(SequenceSlot slot);
 }
 
 /// <summary>Samples the next token of one sequence from a logits row of the last decode.</summary>
@@ -44,6 +51,14 @@ public interface ITokenizer
     string? FindUnencodable(string text);
 
     int[] Tokenize(string text, bool addBos, bool parseSpecial);
+
+    int VocabularySize { get; }
+
+    /// <summary>The text of a token sequence.</summary>
+    string Detokenize(IReadOnlyList<int> tokens);
+
+    /// <summary>One token's own text piece.</summary>
+    string Piece(int token);
 
     bool IsEndOfGeneration(int token);
 

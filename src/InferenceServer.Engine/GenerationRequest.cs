@@ -1,12 +1,18 @@
 namespace InferenceServer.Engine;
 
-/// <summary>A tokenized request for the engine. Validation (lengths, vocabulary) happened before it was built.</summary>
+/// <summary>
+/// A tokenized request for the engine. Validation (lengths, vocabulary) happened before it was built.
+/// Requests share cached prompt KV only when their <see cref="CacheIsolationKey"/> is equal, so one
+/// tenant cannot learn another's prompts from cache-hit timing.
+/// </summary>
 public sealed record GenerationRequest(
     string Id,
     int[] PromptTokens,
     int MaxNewTokens,
     SamplingParameters Sampling,
-    IReadOnlyList<string> StopSequences);
+    IReadOnlyList<string> StopSequences,
+    string CacheIsolationKey = "",
+    bool IgnoreEndOfGeneration = false);
 
 public enum FinishReason { Stop, Length, Cancelled }
 

@@ -18,10 +18,13 @@ public sealed record EngineOptions
 
     /// <summary>Most prompt tokens of one sequence in one decode (the rest follow in later steps).</summary>
     public int MaxPrefillChunk { get; init; } = int.MaxValue;
+
+    /// <summary>Reuse the KV of prompt prefixes computed by earlier or running requests.</summary>
+    public bool PrefixCaching { get; init; } = true;
 }
 
-/// <summary>A point-in-time view of the engine, for health and metrics.</summary>
-public sealed record EngineSnapshot(int Running, int Waiting, int ReservedCells, int ContextCells, long Steps);
+/// <summary>A point-in-time view of the engine, for health and metrics. KV cells in use = reserved + cached.</summary>
+public sealed record EngineSnapshot(int Running, int Waiting, int ReservedCells, int ContextCells, long Steps, PrefixCacheStats PrefixCache);
 
 /// <summary>
 /// Continuous batching over one model: a single loop on a dedicated thread schedules, decodes once per
@@ -54,8 +57,8 @@ public sealed class InferenceEngine : IDisposable
         _logger = logger;
         _observer = observer ?? NullEngineObserver.Instance;
         _clock = clock ?? TimeProvider.System;
-        _scheduler = new Scheduler(executor.Limits, options.MaxPrefillChunk);
-        _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0);
+        _scheduler = new Scheduler(executor.Limits, executor, options.PrefixCaching, options.MaxPrefillChunk);
+        _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0, _scheduler.CacheStats);
         _loop = new Thread(RunLoop) { Name = "inference-engine", IsBackground = true };
         _loop.Start();
     }
@@ -63,7 +66,7 @@ public sealed class InferenceEngine : IDisposable
     public ModelLimits Limits => _executor.Limits;
 
     /// <summary>Longest prompt plus completion one request may have, in tokens.</summary>
-    public int MaxSequenceTokens => Math.Min(Limits.TrainedContextLength, Limits.ContextCells);
+    public int MaxSequenceTokens => Math.Min(Limits.TrainedContextLength, Limits.CellsPerSequence);
 
     public EngineSnapshot Snapshot => _snapshot;
 
@@ -85,7 +88,7 @@ public sealed class InferenceEngine : IDisposable
         }
 
         var channel = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var sequence = new Sequence(request, total) { Output = channel.Writer, SubmittedAt = _clock.GetTimestamp() };
+        var sequence = new Sequence(request) { Output = channel.Writer, SubmittedAt = _clock.GetTimestamp() };
         sequence.CancelRegistration = cancellationToken.Register(() =>
         {
             sequence.CancelRequested = true;
@@ -115,7 +118,7 @@ public sealed class InferenceEngine : IDisposable
         finally
         {
             foreach (var sequence in _scheduler.Admitted.Concat(_scheduler.Waiting).Concat(_inbox).ToList())
-                End(sequence, new OperationCanceledException("The engine stopped."));
+                End(sequence, new OperationCanceledException("The engine stopped."), keepInCache: false);
         }
     }
 
@@ -139,11 +142,12 @@ public sealed class InferenceEngine : IDisposable
         {
             _logger.LogError(ex, "Decode of {Tokens} tokens failed; ending the {Count} requests in it", plan.Batch.Count, plan.Batch.Select(t => t.Slot).Distinct().Count());
             var failed = new HashSet<SequenceSlot>(plan.Batch.Select(t => t.Slot));
-            foreach (var sequence in _scheduler.Admitted.Where(s => failed.Contains(s.Slot)).ToList()) End(sequence, ex);
+            foreach (var sequence in _scheduler.Admitted.Where(s => failed.Contains(s.Slot)).ToList()) End(sequence, ex, keepInCache: false);
             return true;
         }
 
         _steps++;
+        _scheduler.Decoded(plan);
         _observer.StepDecoded(plan.Batch.Count - plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0),
             plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0), _clock.GetElapsedTime(started));
         foreach (var (sequence, batchIndex) in plan.Samples)
@@ -169,7 +173,7 @@ public sealed class InferenceEngine : IDisposable
         _observer.TokenGenerated(sequence.Request.Id, sequence.LastTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.LastTokenAt, now));
         if (sequence.FirstTokenAt == 0) sequence.FirstTokenAt = now;
         sequence.LastTokenAt = now;
-        if (_tokenizer.IsEndOfGeneration(token))
+        if (!sequence.Request.IgnoreEndOfGeneration && _tokenizer.IsEndOfGeneration(token))
         {
             Finish(sequence, FinishReason.Stop);
             return;
@@ -206,20 +210,17 @@ public sealed class InferenceEngine : IDisposable
             QueueWait: _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt == 0 ? now : sequence.AdmittedAt),
             TimeToFirstToken: sequence.FirstTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.SubmittedAt, sequence.FirstTokenAt),
             Total: _clock.GetElapsedTime(sequence.SubmittedAt, now));
-        var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings);
+        var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings, sequence.CachedTokens);
         sequence.Output!.TryWrite(finished);
         _observer.RequestFinished(sequence.Request.Id, finished);
-        End(sequence, error: null);
+        End(sequence, error: null, keepInCache: true);
     }
 
     /// <summary>Releases everything a sequence holds and completes its channel (with the error, if any).</summary>
-    private void End(Sequence sequence, Exception? error)
+    private void End(Sequence sequence, Exception? error, bool keepInCache)
     {
-        var wasWaiting = sequence.Status == SequenceStatus.Waiting;
-        var held = sequence.Status is SequenceStatus.Prefilling or SequenceStatus.Decoding;
-        _scheduler.Release(sequence);
-        if (wasWaiting) Interlocked.Decrement(ref _queued);
-        if (held) _executor.ClearSequence(sequence.Slot);
+        if (sequence.Status == SequenceStatus.Waiting) Interlocked.Decrement(ref _queued);
+        _scheduler.Release(sequence, keepInCache);
         sequence.Sampler?.Dispose();
         sequence.CancelRegistration.Dispose();
         sequence.Output!.TryComplete(error);
@@ -227,7 +228,7 @@ public sealed class InferenceEngine : IDisposable
 
     private void PublishSnapshot() =>
         _snapshot = new EngineSnapshot(_scheduler.RunningCount, _scheduler.WaitingCount + _inbox.Count,
-            _scheduler.ReservedCells, Limits.ContextCells, _steps);
+            _scheduler.ReservedCells, Limits.ContextCells, _steps, _scheduler.CacheStats);
 
     public void Dispose()
     {

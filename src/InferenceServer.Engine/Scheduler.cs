@@ -1,67 +1,139 @@
+using System.Diagnostics;
+
 namespace InferenceServer.Engine;
 
 /// <summary>The tokens of one decode and which sequences sample from which logits row afterwards.</summary>
-internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(Sequence Sequence, int BatchIndex)> Samples)
+internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(Sequence Sequence, int BatchIndex)> Samples, IReadOnlyList<Sequence> Prefilled)
 {
     public bool IsEmpty => Batch.Count == 0;
 }
 
+/// <summary>Prefix-cache counters since start.</summary>
+public sealed record PrefixCacheStats(long QueriedTokens, long HitTokens, long Evictions, int CachedCells);
+
 /// <summary>
-/// Decides what each engine step decodes. Holds no model, thread or clock: the engine loop calls
-/// <see cref="Schedule"/>, decodes the plan, samples, then reports finished sequences with <see cref="Release"/>.
+/// Decides what each engine step decodes and who holds which KV cells. Holds no model, thread or clock:
+/// the engine loop calls <see cref="Admit"/> and <see cref="Schedule"/>, decodes the plan, reports it with
+/// <see cref="Decoded"/>, samples, and ends sequences with <see cref="Release"/>.
 ///
 /// Invariants:
 /// - A slot belongs to at most one admitted sequence; free slots + admitted sequences = MaxSequences.
-/// - The cells reserved by admitted sequences never exceed ContextCells, so a decode never runs out of KV.
+/// - Cells held by the prefix cache plus cells reserved by admitted sequences never exceed ContextCells,
+///   so a decode never runs out of KV. A sequence reserves its prompt plus every token it may generate,
+///   less what it shares through the cache.
 /// - Admission is FIFO: a waiting request is never overtaken by a later one (no starvation).
 /// - Every step feeds the pending token of every decoding sequence before any prompt chunk, so running
 ///   streams advance every step; prompt chunks fill what is left of the token budget, oldest first.
 /// - A batch never holds more than BatchTokens tokens, nor more than one chunk per sequence.
+/// - At least one prompt token is always decoded, so the first sampled token has logits: the last one,
+///   in a later step than the rest of its prompt.
 /// </summary>
 internal sealed class Scheduler
 {
+    /// <summary>A request waits while a running prefill will soon cache at least this many more of its prompt tokens.</summary>
+    private const int SharedPrefillWorthWaiting = 32;
+
     private readonly ModelLimits _limits;
+    private readonly IKvCacheOperations _kv;
+    private readonly PrefixCache? _cache;
     private readonly int _maxPrefillChunk;
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _admitted = new();
     private readonly Stack<SequenceSlot> _freeSlots = new();
+    private long _clock;
+    private long _queriedTokens;
+    private long _hitTokens;
 
-    public Scheduler(ModelLimits limits, int maxPrefillChunk = int.MaxValue)
+    public Scheduler(ModelLimits limits, IKvCacheOperations kv, bool prefixCaching = true, int maxPrefillChunk = int.MaxValue)
     {
         _limits = limits;
+        _kv = kv;
         _maxPrefillChunk = maxPrefillChunk;
         for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Push(new SequenceSlot(slot));
+        if (prefixCaching && limits.SequenceIds > limits.MaxSequences)
+            _cache = new PrefixCache(kv, Enumerable.Range(limits.MaxSequences, limits.SequenceIds - limits.MaxSequences).Select(id => new SequenceSlot(id)));
     }
 
     public int WaitingCount => _waiting.Count;
     public int RunningCount => _admitted.Count;
+
+    /// <summary>Cells reserved by running sequences, beyond what they share through the cache.</summary>
     public int ReservedCells { get; private set; }
+
+    public int CachedCells => _cache?.CachedCells ?? 0;
     public IEnumerable<Sequence> Admitted => _admitted;
     public IEnumerable<Sequence> Waiting => _waiting;
+    public PrefixCacheStats CacheStats => new(_queriedTokens, _hitTokens, _cache?.Evictions ?? 0, CachedCells);
 
     public void Enqueue(Sequence sequence)
     {
-        if (sequence.ReservedCells > _limits.ContextCells)
+        if (sequence.TotalCells > _limits.ContextCells)
             throw new ArgumentException("A request's reservation cannot exceed the context.", nameof(sequence));
         _waiting.AddLast(sequence);
     }
 
-    /// <summary>Admits what fits, in arrival order; returns the newly admitted sequences.</summary>
+    /// <summary>Admits what fits, in arrival order, attaching each one's longest cached prefix; returns the newly admitted.</summary>
     public IReadOnlyList<Sequence> Admit()
     {
+        _clock++;
         var admitted = new List<Sequence>();
-        while (_waiting.First is { } node && _freeSlots.Count > 0
-               && ReservedCells + node.Value.ReservedCells <= _limits.ContextCells)
+        while (_waiting.First is { } node && _freeSlots.Count > 0 && TryAdmit(node.Value))
         {
-            var sequence = node.Value;
             _waiting.RemoveFirst();
-            sequence.Slot = _freeSlots.Pop();
-            sequence.Status = SequenceStatus.Prefilling;
-            ReservedCells += sequence.ReservedCells;
-            _admitted.Add(sequence);
-            admitted.Add(sequence);
+            admitted.Add(node.Value);
         }
+        AssertBudget();
         return admitted;
+    }
+
+    private bool TryAdmit(Sequence sequence)
+    {
+        var prompt = sequence.Request.PromptTokens;
+        var key = sequence.Request.CacheIsolationKey;
+        var path = _cache?.Match(key, prompt, prompt.Length - 1, _clock) ?? PrefixCache.CachePath.Empty;
+        if (_cache is not null && path.Length + SharedPrefillWorthWaiting <= LongestRunningPrefill(sequence)) return false;
+
+        _cache?.Lock(path);
+        var needed = sequence.TotalCells - path.Length;
+        var free = _limits.ContextCells - CachedCells - ReservedCells;
+        if (free < needed && _cache is not null) free += _cache.Evict(needed - free);
+        if (free < needed)
+        {
+            _cache?.Unlock(path);
+            return false;
+        }
+
+        sequence.Slot = _freeSlots.Pop();
+        sequence.Status = SequenceStatus.Prefilling;
+        sequence.PrivateReservation = needed;
+        ReservedCells += needed;
+        _admitted.Add(sequence);
+
+        _cache?.Attach(path, sequence.Slot);
+        sequence.CachePath = path;
+        sequence.CachedTokens = path.Length;
+        sequence.PromptCursor = sequence.NextPosition = path.Length;
+        sequence.FedTokens.AddRange(prompt.AsSpan(0, path.Length));
+        _queriedTokens += prompt.Length;
+        _hitTokens += path.Length;
+        return true;
+    }
+
+    /// <summary>How much of this request's prompt a running prefill (same isolation key) shares: waiting for it beats computing it twice.</summary>
+    private int LongestRunningPrefill(Sequence waiting)
+    {
+        var longest = 0;
+        foreach (var running in _admitted)
+        {
+            if (running.Status != SequenceStatus.Prefilling || running.Request.CacheIsolationKey != waiting.Request.CacheIsolationKey) continue;
+            var a = running.Request.PromptTokens;
+            var b = waiting.Request.PromptTokens;
+            var shared = 0;
+            var n = Math.Min(a.Length, b.Length - 1);
+            while (shared < n && a[shared] == b[shared]) shared++;
+            longest = Math.Max(longest, shared);
+        }
+        return longest;
     }
 
     /// <summary>Builds the next batch: one token per decoding sequence, then prompt chunks within the budget.</summary>
@@ -69,12 +141,30 @@ internal sealed class Scheduler
     {
         var batch = new List<BatchToken>();
         var samples = new List<(Sequence, int)>();
+        var prefilled = new List<Sequence>();
 
+        // A prompt's last token is fed like a generated one, in a step of its own after the rest of the
+        // prompt: its logits then come from the same kernel whether the prefix was computed or cached.
         foreach (var sequence in _admitted)
         {
-            if (sequence.Status != SequenceStatus.Decoding || batch.Count >= _limits.BatchTokens) continue;
+            if (batch.Count >= _limits.BatchTokens) break;
+            int token;
+            if (sequence.Status == SequenceStatus.Decoding)
+            {
+                token = sequence.PendingToken;
+            }
+            else if (sequence.Status == SequenceStatus.Prefilling && sequence.PromptCursor == sequence.PromptLength - 1)
+            {
+                token = sequence.Request.PromptTokens[sequence.PromptCursor++];
+                sequence.Status = SequenceStatus.Decoding;
+            }
+            else
+            {
+                continue;
+            }
             samples.Add((sequence, batch.Count));
-            batch.Add(new BatchToken(sequence.PendingToken, sequence.NextPosition++, sequence.Slot, WantLogits: true));
+            sequence.FedTokens.Add(token);
+            batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: true));
         }
 
         foreach (var sequence in _admitted)
@@ -83,23 +173,36 @@ internal sealed class Scheduler
             if (budget <= 0) break;
             if (sequence.Status != SequenceStatus.Prefilling) continue;
 
-            var remaining = sequence.PromptLength - sequence.PromptCursor;
-            var chunk = Math.Min(Math.Min(remaining, budget), _maxPrefillChunk);
+            var prompt = sequence.Request.PromptTokens;
+            var chunk = Math.Min(Math.Min(prompt.Length - 1 - sequence.PromptCursor, budget), _maxPrefillChunk);
+            if (chunk <= 0) continue;
             for (var i = 0; i < chunk; i++)
             {
-                var isLastPromptToken = sequence.PromptCursor + 1 == sequence.PromptLength;
-                if (isLastPromptToken) samples.Add((sequence, batch.Count));
-                batch.Add(new BatchToken(sequence.Request.PromptTokens[sequence.PromptCursor++],
-                    sequence.NextPosition++, sequence.Slot, WantLogits: isLastPromptToken));
+                var token = prompt[sequence.PromptCursor++];
+                sequence.FedTokens.Add(token);
+                batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: false));
             }
-            if (sequence.PromptCursor == sequence.PromptLength) sequence.Status = SequenceStatus.Decoding;
+            prefilled.Add(sequence);
         }
 
-        return new StepPlan(batch, samples);
+        return new StepPlan(batch, samples, prefilled);
     }
 
-    /// <summary>Frees an admitted sequence's slot and cells, or drops a waiting one.</summary>
-    public void Release(Sequence sequence)
+    /// <summary>After a successful decode: the prompt chunks just computed join the prefix cache, so later requests can share them.</summary>
+    public void Decoded(StepPlan plan)
+    {
+        if (_cache is null) return;
+        foreach (var sequence in plan.Prefilled)
+            if (sequence.Status is SequenceStatus.Prefilling or SequenceStatus.Decoding)
+                ShareWithCache(sequence, sequence.PromptCursor, keepLocked: true);
+        AssertBudget();
+    }
+
+    /// <summary>
+    /// Frees an admitted sequence's slot and cells, or drops a waiting one. With <paramref name="keepInCache"/>,
+    /// the KV it computed (prompt and generated tokens) stays in the prefix cache for later requests.
+    /// </summary>
+    public void Release(Sequence sequence, bool keepInCache)
     {
         if (sequence.Status == SequenceStatus.Waiting)
         {
@@ -107,9 +210,29 @@ internal sealed class Scheduler
         }
         else if (sequence.Status != SequenceStatus.Finished && _admitted.Remove(sequence))
         {
+            if (keepInCache && _cache is not null) ShareWithCache(sequence, sequence.FedTokens.Count, keepLocked: false);
+            _cache?.Unlock(sequence.CachePath);
+            _kv.Remove(sequence.Slot, 0, int.MaxValue);
             _freeSlots.Push(sequence.Slot);
-            ReservedCells -= sequence.ReservedCells;
+            ReservedCells -= sequence.PrivateReservation;
         }
         sequence.Status = SequenceStatus.Finished;
+        AssertBudget();
     }
+
+    private void ShareWithCache(Sequence sequence, int length, bool keepLocked)
+    {
+        var (path, moved) = _cache!.Insert(sequence.Request.CacheIsolationKey, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sequence.FedTokens)[..length], sequence.Slot, _clock);
+        sequence.PrivateReservation -= moved;
+        ReservedCells -= moved;
+        if (!keepLocked || path.Deepest == sequence.CachePath.Deepest) return;
+        _cache.Lock(path);
+        _cache.Unlock(sequence.CachePath);
+        sequence.CachePath = path;
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertBudget() =>
+        Debug.Assert(CachedCells + ReservedCells <= _limits.ContextCells && ReservedCells >= 0,
+            $"KV budget broken: cached {CachedCells} + reserved {ReservedCells} > {_limits.ContextCells}");
 }

@@ -8,12 +8,12 @@ internal enum SequenceStatus { Waiting, Prefilling, Decoding, Finished }
 /// One request's life in the engine. Mutated only on the engine loop's thread, except
 /// <see cref="CancelRequested"/>, which any thread may set.
 /// </summary>
-internal sealed class Sequence(GenerationRequest request, int reservedCells)
+internal sealed class Sequence(GenerationRequest request)
 {
     public GenerationRequest Request { get; } = request;
 
-    /// <summary>KV cells held back for this request's prompt and every token it may generate.</summary>
-    public int ReservedCells { get; } = reservedCells;
+    /// <summary>Cells for the prompt and every token the request may generate.</summary>
+    public int TotalCells => Request.PromptTokens.Length + Request.MaxNewTokens;
 
     public SequenceStatus Status { get; set; } = SequenceStatus.Waiting;
     public SequenceSlot Slot { get; set; }
@@ -28,6 +28,18 @@ internal sealed class Sequence(GenerationRequest request, int reservedCells)
     public int PendingToken { get; set; } = -1;
 
     public int GeneratedTokens { get; set; }
+
+    /// <summary>Every token whose KV this sequence holds, in position order: the prompt as far as fed, then fed generated tokens.</summary>
+    public List<int> FedTokens { get; } = [];
+
+    /// <summary>Prompt tokens whose KV came from the prefix cache instead of a decode.</summary>
+    public int CachedTokens { get; set; }
+
+    /// <summary>Cells still held back for this sequence alone (the rest are shared through the prefix cache).</summary>
+    public int PrivateReservation { get; set; }
+
+    /// <summary>The prefix-cache path this sequence keeps locked while it runs.</summary>
+    public PrefixCache.CachePath CachePath { get; set; } = PrefixCache.CachePath.Empty;
 
     // Timestamps from the engine's TimeProvider; 0 = not yet.
     public long SubmittedAt { get; set; }

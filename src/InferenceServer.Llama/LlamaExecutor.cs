@@ -27,8 +27,12 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
 
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new LlamaSampler(context.NativeHandle, parameters);
 
-    public void ClearSequence(SequenceSlot slot) =>
-        context.NativeHandle.MemorySequenceRemove((LLamaSeqId)slot.Value, -1, -1);
+    public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>
+        context.NativeHandle.MemorySequenceCopy((LLamaSeqId)source.Value, (LLamaSeqId)target.Value, from, to);
+
+    // llama.cpp reads a negative end as "to the end of the sequence".
+    public void Remove(SequenceSlot slot, int from, int to) =>
+        context.NativeHandle.MemorySequenceRemove((LLamaSeqId)slot.Value, from, to == int.MaxValue ? -1 : to);
 
     public void Dispose() => context.Dispose();
 }

@@ -6,14 +6,20 @@ using Microsoft.Extensions.Logging;
 
 namespace InferenceServer.Llama;
 
-/// <summary>Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.</summary>
+/// <summary>
+/// Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.
+/// <see cref="KvPerSequence"/> gives each sequence its own KV stream (ContextCells / MaxSequences cells):
+/// attention then never sees other sequences' cells, so batching cannot change a sequence's logits, but
+/// sequences cannot share cells (no prefix cache).
+/// </summary>
 public sealed record LlamaModelSettings(
     string ModelPath,
     int ContextCells,
     int MaxSequences,
     int BatchTokens,
     int MicroBatchTokens,
-    int Threads)
+    int Threads,
+    bool KvPerSequence = false)
 {
     /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
     public int GpuLayers { get; init; }
@@ -28,13 +34,21 @@ public sealed class LlamaModel : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LlamaExecutor _executor;
 
-    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, LlamaChatRenderer renderer)
+    private readonly LlamaEmbeddings _embeddings;
+
+    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, LlamaChatRenderer renderer, int threads)
     {
         _weights = weights;
         _executor = executor;
         Tokenizer = tokenizer;
         ChatRenderer = renderer;
+        _embeddings = new LlamaEmbeddings(weights, threads);
     }
+
+    public IEmbeddingModel Embeddings => _embeddings;
+
+    /// <summary>llama.cpp's ceiling on sequence ids in one context (LLAMA_MAX_SEQ).</summary>
+    private const int SequenceIds = 256;
 
     public IModelExecutor Executor => _executor;
     public ITokenizer Tokenizer { get; }
@@ -48,7 +62,10 @@ public sealed class LlamaModel : IDisposable
 
         var parameters = new ModelParams(settings.ModelPath)
         {
-            SeqMax = (uint)settings.MaxSequences,
+            // Requests use ids below MaxSequences; prefix-cache nodes hold cells under the rest. With the
+            // unified KV cache all ids share one pool of cells, so more ids cost no memory.
+            SeqMax = settings.KvPerSequence ? (uint)settings.MaxSequences : SequenceIds,
+            KVUnified = !settings.KvPerSequence,
             BatchSize = (uint)settings.BatchTokens,
             UBatchSize = (uint)settings.MicroBatchTokens,
             Threads = settings.Threads,
@@ -74,15 +91,18 @@ public sealed class LlamaModel : IDisposable
                 ContextCells: (int)context.ContextSize,
                 TrainedContextLength: weights.ContextSize,
                 MaxSequences: settings.MaxSequences,
-                BatchTokens: settings.BatchTokens);
+                BatchTokens: settings.BatchTokens,
+                SequenceIds: settings.KvPerSequence ? settings.MaxSequences : SequenceIds,
+                SequenceCapacity: settings.KvPerSequence ? (int)context.ContextSize / settings.MaxSequences : null);
             var renderer = LlamaChatRenderer.For(weights, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);
             logger.LogInformation(
-                "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells shared by up to {Sequences} sequences, chat template {Template}",
+                "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells {Layout} up to {Sequences} sequences, chat template {Template}",
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
-                weights.ContextSize, limits.ContextCells, limits.MaxSequences, renderer.Name);
-            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer);
+                weights.ContextSize, limits.ContextCells, settings.KvPerSequence ? "split evenly between" : "shared by",
+                limits.MaxSequences, renderer.Name);
+            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads);
         }
         catch
         {
@@ -132,6 +152,7 @@ public sealed class LlamaModel : IDisposable
 
     public void Dispose()
     {
+        _embeddings.Dispose();
         _executor.Dispose();
         _weights.Dispose();
     }

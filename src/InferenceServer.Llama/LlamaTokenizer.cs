@@ -48,6 +48,17 @@ internal sealed class LlamaTokenizer : ITokenizer
     public int[] Tokenize(string text, bool addBos, bool parseSpecial) =>
         Array.ConvertAll(_weights.NativeHandle.Tokenize(text, addBos, parseSpecial, Encoding.UTF8), t => (int)t);
 
+    public int VocabularySize => _weights.NativeHandle.Vocab.Count;
+
+    public string Detokenize(IReadOnlyList<int> tokens)
+    {
+        var decoder = new StreamingTokenDecoder(Encoding.UTF8, _weights);
+        foreach (var token in tokens) decoder.Add(token);
+        return decoder.Read();
+    }
+
+    public string Piece(int token) => _weights.NativeHandle.Vocab.LLamaTokenToString((LLamaToken)token, isSpecialToken: true) ?? "";
+
     public bool IsEndOfGeneration(int token) => ((LLamaToken)token).IsEndOfGeneration(_weights.NativeHandle.Vocab);
 
     public ITokenTextDecoder CreateDecoder() => new Decoder(new StreamingTokenDecoder(Encoding.UTF8, _weights));

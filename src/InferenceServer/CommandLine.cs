@@ -8,6 +8,7 @@ namespace InferenceServer;
 /// </summary>
 internal static class CommandLine
 {
+    /// <summary>A flag; one with an empty <see cref="Value"/> is a switch that sets its key to true.</summary>
     private sealed record Flag(string[] Names, string Key, string Value, string Help, string Default);
 
     private static readonly Flag[] Flags =
@@ -27,6 +28,8 @@ internal static class CommandLine
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
         new(["-ngl", "--n-gpu-layers"], "GpuLayers", "N", "model layers to offload to the GPU (GPU build only)", "0"),
         new(["--native-lib-dir"], "NativeLibDir", "DIR", "load libllama.so/libggml*.so from DIR instead of the packaged ones", "packaged"),
+        new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
+        new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
     ];
 
     /// <summary>Parses flags into configuration entries; returns an error message for an unknown flag or a missing value.</summary>
@@ -50,7 +53,7 @@ internal static class CommandLine
             }
             var flag = Flags.FirstOrDefault(f => f.Names.Contains(arg));
             if (flag is null) return $"Unknown option '{arg}'. Run with --help to list the options.";
-            var value = inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
+            var value = flag.Value.Length == 0 ? inlineValue ?? "true" : inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
             if (value is null) return $"Option '{arg}' needs a value ({flag.Value}).";
             settings[$"{ServerOptions.Section}:{flag.Key}"] = value;
         }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace InferenceServer;
 
 /// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer);
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings);
 
 /// <summary>
 /// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
@@ -34,12 +34,13 @@ internal sealed class ModelHost(
             var modelPath = await ModelSource.ResolveAsync(settings, configuration, _logger, stoppingToken);
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
             _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(modelPath, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads) { GpuLayers = settings.GpuLayers }, loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic) { GpuLayers = settings.GpuLayers },
+                loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
             _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
-                new EngineOptions { MaxQueuedRequests = settings.MaxQueue }, loggers.CreateLogger<InferenceEngine>());
-            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer);
+                new EngineOptions { MaxQueuedRequests = settings.MaxQueue, PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic }, loggers.CreateLogger<InferenceEngine>());
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
         catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)

@@ -53,21 +53,29 @@ public static class ServerApp
             ? Results.Json(new { status = "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Json(new { status = "ok" }));
 
-        var v1 = app.MapGroup("/v1").AddEndpointFilter(async (context, next) =>
-        {
-            try
-            {
-                return await next(context);
-            }
-            catch (ApiException ex)
-            {
-                return ex.Error.ToResult();
-            }
-        });
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
+        v1.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
+
+        var tokenizer = app.MapGroup("").AddEndpointFilter(ApiErrors);
+        tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);
+        tokenizer.MapPost("/detokenize", TokenizerEndpoints.DetokenizeAsync);
+    }
+
+    /// <summary>Turns an <see cref="ApiException"/> thrown while reading a request into its OpenAI-shaped response.</summary>
+    private static async ValueTask<object?> ApiErrors(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (ApiException ex)
+        {
+            return ex.Error.ToResult();
+        }
     }
 
     /// <summary>Gives routing's bodiless 404/405 (and any other bare error status) OpenAI's error shape.</summary>

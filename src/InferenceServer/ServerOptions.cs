@@ -47,6 +47,13 @@ public sealed class ServerOptions
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
 
+    /// <summary>Turns off reuse of cached prompt prefixes (for comparisons).</summary>
+    public bool NoPrefixCache { get; set; }
+
+    /// <summary>Gives each sequence its own KV cells so that batching never changes an output (no prefix cache then).</summary>
+    public bool Deterministic { get; set; }
+
+
     // Blank counts as unset: compose and Kubernetes pass empty Server__* variables for settings left at their default.
     public string ResolvedModelId => !string.IsNullOrWhiteSpace(ModelId) ? ModelId : Path.GetFileNameWithoutExtension(
         !string.IsNullOrWhiteSpace(HfFile) ? HfFile : !string.IsNullOrWhiteSpace(Model) ? Model : ModelDownload.HubFile.Default.File);

@@ -14,7 +14,7 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
 
     public ModelLimits Limits { get; } = limits;
     public List<IReadOnlyList<BatchToken>> Batches { get; } = [];
-    public List<SequenceSlot> Cleared { get; } = [];
+    public FakeKvCache Kv { get; } = new();
 
     /// <summary>When set, Decode blocks until it is signalled: lets a test hold requests in flight.</summary>
     public ManualResetEventSlim? Gate { get; set; }
@@ -24,14 +24,13 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
         Gate?.Wait(TimeSpan.FromSeconds(30));
         lock (Batches) Batches.Add(batch.ToArray());
         _last = batch.ToArray();
+        Kv.Decoded(batch);
     }
 
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new Sampler(this);
 
-    public void ClearSequence(SequenceSlot slot)
-    {
-        lock (Cleared) Cleared.Add(slot);
-    }
+    public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) => Kv.Copy(source, target, from, to);
+    public void Remove(SequenceSlot slot, int from, int to) => Kv.Remove(slot, from, to);
 
     private sealed class Sampler(FakeExecutor owner) : ITokenSampler
     {
@@ -53,10 +52,74 @@ internal sealed class FakeTokenizer : ITokenizer
     public string? FindUnencodable(string text) => null;
     public int[] Tokenize(string text, bool addBos, bool parseSpecial) => text.Select(c => (int)c).ToArray();
     public bool IsEndOfGeneration(int token) => token == 0;
+    public int VocabularySize => char.MaxValue + 1;
+    public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
+    public string Piece(int token) => ((char)token).ToString();
     public ITokenTextDecoder CreateDecoder() => new Decoder();
 
     private sealed class Decoder : ITokenTextDecoder
     {
         public string Add(int token) => ((char)token).ToString();
+    }
+}
+
+/// <summary>
+/// Simulates llama.cpp's unified KV cache: a decode puts each token in a new cell held by its sequence;
+/// Copy makes another sequence hold the same cells; a cell no sequence holds is free.
+/// </summary>
+internal sealed class FakeKvCache : IKvCacheOperations
+{
+    private readonly Dictionary<int, SortedDictionary<int, (int Cell, int Token)>> _held = new();
+    private int _nextCell;
+
+    public List<(SequenceSlot Slot, int From, int To)> Removals { get; } = [];
+
+    public int CellsInUse
+    {
+        get { lock (_held) return _held.Values.SelectMany(p => p.Values).Select(c => c.Cell).Distinct().Count(); }
+    }
+
+    /// <summary>The tokens a sequence's cells hold, by position.</summary>
+    public IReadOnlyDictionary<int, int> TokensOf(SequenceSlot slot)
+    {
+        lock (_held) return _held.TryGetValue(slot.Value, out var cells) ? cells.ToDictionary(c => c.Key, c => c.Value.Token) : new Dictionary<int, int>();
+    }
+
+    public void Decoded(IEnumerable<BatchToken> batch)
+    {
+        lock (_held)
+            foreach (var token in batch)
+            {
+                var cells = Cells(token.Slot.Value);
+                if (cells.ContainsKey(token.Position)) throw new InvalidOperationException($"Sequence {token.Slot.Value} already holds position {token.Position}.");
+                if (token.Position > 0 && !cells.ContainsKey(token.Position - 1)) throw new InvalidOperationException($"Sequence {token.Slot.Value} has a gap before position {token.Position}.");
+                cells[token.Position] = (_nextCell++, token.Token);
+            }
+    }
+
+    public void Copy(SequenceSlot source, SequenceSlot target, int from, int to)
+    {
+        lock (_held)
+        {
+            var destination = Cells(target.Value);
+            foreach (var (position, cell) in Cells(source.Value).Where(c => c.Key >= from && c.Key < to).ToList())
+                destination[position] = cell;
+        }
+    }
+
+    public void Remove(SequenceSlot slot, int from, int to)
+    {
+        lock (_held)
+        {
+            Removals.Add((slot, from, to));
+            var cells = Cells(slot.Value);
+            foreach (var position in cells.Keys.Where(p => p >= from && p < to).ToList()) cells.Remove(position);
+        }
+    }
+
+    private SortedDictionary<int, (int, int)> Cells(int slot)
+    {
+        if (!_held.TryGetValue(slot, out var cells)) _held[slot] = cells = new SortedDictionary<int, (int, int)>();
+        return cells;
     }
 }

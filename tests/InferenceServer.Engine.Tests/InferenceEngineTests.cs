@@ -79,6 +79,17 @@ public class InferenceEngineTests
     }
 
     [Fact]
+    public async Task Ignoring_end_of_generation_runs_to_max_tokens()
+    {
+        using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32), (_, position) => position >= 4 ? 0 : 'x'));
+        var request = Request("ab", 10) with { IgnoreEndOfGeneration = true };
+        var (_, finished) = await ReadAll(engine.Submit(request, CancellationToken.None));
+
+        Assert.Equal(FinishReason.Length, finished.Reason);
+        Assert.Equal(10, finished.CompletionTokens);
+    }
+
+    [Fact]
     public async Task A_stop_sequence_ends_generation_and_is_not_emitted()
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));
@@ -97,7 +108,7 @@ public class InferenceEngineTests
         var results = await Task.WhenAll(streams.Select(ReadAll));
 
         Assert.All(results, r => Assert.Equal(10, r.Finished.CompletionTokens));
-        Assert.Equal(12, executor.Cleared.Count);
+        Assert.Equal(12, executor.Kv.Removals.Count(r => r.Slot.Value < 4 && r.From == 0 && r.To == int.MaxValue));
         Assert.True(executor.Batches.Max(b => b.Select(t => t.Slot).Distinct().Count()) > 1, "requests never shared a decode");
         await WaitUntil(() => engine.Snapshot is { Running: 0, Waiting: 0, ReservedCells: 0 });
     }
@@ -105,16 +116,17 @@ public class InferenceEngineTests
     [Fact]
     public async Task Cancelling_a_running_request_frees_its_sequence_for_the_next()
     {
-        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32));
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
         using var engine = NewEngine(executor);
         using var cancel = new CancellationTokenSource();
         var endless = engine.Submit(Request("a", 200), cancel.Token);
-        Assert.True(await endless.WaitToReadAsync());
+        await WaitUntil(() => engine.Snapshot.Running == 1);
 
         cancel.Cancel();
+        executor.Gate.Set();
         var (_, finished) = await ReadAll(endless);
         Assert.Equal(FinishReason.Cancelled, finished.Reason);
-        Assert.Contains(new SequenceSlot(0), executor.Cleared);
+        Assert.Contains((new SequenceSlot(0), 0, int.MaxValue), executor.Kv.Removals);
 
         var (text, _) = await ReadAll(engine.Submit(Request("a", 3), CancellationToken.None));
         Assert.Equal("bcd", text);

@@ -2,11 +2,14 @@ namespace InferenceServer.Engine.Tests;
 
 public class SchedulerTests
 {
+    // Distinct prompts (each starts with its own token), so the prefix cache never links them.
+    private static int _distinct = 1000;
+
     private static Sequence NewSequence(string id, int promptLength, int maxNew = 4) =>
-        new(new GenerationRequest(id, Enumerable.Range(1, promptLength).ToArray(), maxNew, new SamplingParameters(0), []), promptLength + maxNew);
+        new(new GenerationRequest(id, [Interlocked.Increment(ref _distinct), .. Enumerable.Range(1, promptLength - 1)], maxNew, new SamplingParameters(0), []));
 
     private static Scheduler NewScheduler(int sequences = 4, int cells = 1000, int batch = 64, int maxChunk = int.MaxValue) =>
-        new(new ModelLimits(cells, 512, sequences, batch), maxChunk);
+        new(new ModelLimits(cells, 512, sequences, batch), new FakeKvCache(), prefixCaching: false, maxPrefillChunk: maxChunk);
 
     /// <summary>What the engine loop does after a decode: every sampled sequence gets a token.</summary>
     private static void SampleAll(StepPlan plan)
@@ -27,7 +30,7 @@ public class SchedulerTests
         Assert.Equal(1, scheduler.WaitingCount);
         Assert.NotEqual(a.Slot, b.Slot);
 
-        scheduler.Release(a);
+        scheduler.Release(a, keepInCache: false);
         Assert.Equal([c], scheduler.Admit());
         Assert.Equal(a.Slot, c.Slot);
     }
@@ -46,7 +49,7 @@ public class SchedulerTests
         scheduler.Enqueue(small);
         Assert.Empty(scheduler.Admit());
 
-        scheduler.Release(big);
+        scheduler.Release(big, keepInCache: false);
         Assert.Equal([blocked, small], scheduler.Admit());
         Assert.Equal(70, scheduler.ReservedCells);
     }
@@ -60,17 +63,18 @@ public class SchedulerTests
         scheduler.Admit();
 
         var chunks = new List<IReadOnlyList<BatchToken>>();
-        for (var step = 0; step < 3; step++)
+        for (var step = 0; step < 4; step++)
         {
             var plan = scheduler.Schedule();
             chunks.Add(plan.Batch);
-            Assert.Equal(step == 2 ? 1 : 0, plan.Samples.Count);
+            Assert.Equal(step == 3 ? 1 : 0, plan.Samples.Count);
             SampleAll(plan);
         }
 
-        Assert.Equal([8, 8, 4], chunks.Select(c => c.Count));
+        // The last prompt token goes alone, in the step after the rest of the prompt.
+        Assert.Equal([8, 8, 3, 1], chunks.Select(c => c.Count));
         Assert.Equal(Enumerable.Range(0, 20), chunks.SelectMany(c => c).Select(t => t.Position));
-        Assert.Equal(Enumerable.Range(1, 20), chunks.SelectMany(c => c).Select(t => t.Token));
+        Assert.Equal(sequence.Request.PromptTokens, chunks.SelectMany(c => c).Select(t => t.Token));
         Assert.Equal([19], chunks.SelectMany(c => c).Where(t => t.WantLogits).Select(t => t.Position));
         Assert.Equal(SequenceStatus.Decoding, sequence.Status);
     }
@@ -82,14 +86,15 @@ public class SchedulerTests
         var running = NewSequence("running", 2, maxNew: 100);
         scheduler.Enqueue(running);
         scheduler.Admit();
-        SampleAll(scheduler.Schedule()); // prefill: running now decodes
+        SampleAll(scheduler.Schedule()); // its first prompt token
+        SampleAll(scheduler.Schedule()); // its last prompt token: now it decodes
 
         var newcomer = NewSequence("newcomer", 30);
         scheduler.Enqueue(newcomer);
         scheduler.Admit();
 
         var prefilled = new List<int>();
-        for (var step = 0; step < 5; step++)
+        for (var step = 0; step < 6; step++)
         {
             var plan = scheduler.Schedule();
             prefilled.Add(plan.Batch.Count(t => t.Slot == newcomer.Slot));
@@ -99,7 +104,7 @@ public class SchedulerTests
             Assert.Contains(plan.Samples, s => s.Sequence == running);
             SampleAll(plan);
         }
-        Assert.Equal([7, 7, 7, 7, 2], prefilled);
+        Assert.Equal([7, 7, 7, 7, 1, 1], prefilled);
         Assert.Equal(SequenceStatus.Decoding, newcomer.Status);
     }
 
@@ -115,8 +120,9 @@ public class SchedulerTests
 
         var plan = scheduler.Schedule();
         Assert.Equal(16, plan.Batch.Count(t => t.Slot == a.Slot));
-        Assert.Equal(10, plan.Batch.Count(t => t.Slot == b.Slot));
-        Assert.Equal([b], plan.Samples.Select(s => s.Sequence));
+        Assert.Equal(9, plan.Batch.Count(t => t.Slot == b.Slot));
+        Assert.Empty(plan.Samples);
+        Assert.Equal([b], scheduler.Schedule().Samples.Select(s => s.Sequence));
     }
 
     [Fact]
@@ -129,7 +135,7 @@ public class SchedulerTests
         scheduler.Enqueue(b);
         scheduler.Admit();
 
-        scheduler.Release(b);
+        scheduler.Release(b, keepInCache: false);
         Assert.Equal(0, scheduler.WaitingCount);
         Assert.Equal(SequenceStatus.Finished, b.Status);
         Assert.Equal(1, scheduler.RunningCount);

@@ -7,35 +7,9 @@ namespace InferenceServer.Tests;
 [Collection(ServerCollection.Name)]
 public class BatchingTests(ServerFixture server)
 {
-    private static readonly string[] Names = ["Lily", "Tom", "Sue", "Max", "Ben", "Mia", "Sam", "Amy", "Tim", "Zoe", "Jack", "Anna", "Bob", "Kate", "Leo", "Lucy"];
+    internal static readonly string[] Names = ["Lily", "Tom", "Sue", "Max", "Ben", "Mia", "Sam", "Amy", "Tim", "Zoe", "Jack", "Anna", "Bob", "Kate", "Leo", "Lucy"];
 
-    private async Task<string> Complete(string prompt, int maxTokens)
-    {
-        using var response = await server.Http.PostAsJsonAsync("v1/completions",
-            new { model = ServerFixture.ModelId, prompt, max_tokens = maxTokens, temperature = 0 });
-        response.EnsureSuccessStatusCode();
-        return (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["text"]!;
-    }
-
-    [Fact]
-    public async Task Greedy_output_is_the_same_alone_and_among_fifteen_other_requests()
-    {
-        var prompts = Names.Select((name, i) => $"Once upon a time, {name} went to the {(i % 2 == 0 ? "park" : "shop")} with {i + 1} friends.").ToArray();
-        var alone = new List<string>();
-        foreach (var prompt in prompts) alone.Add(await Complete(prompt, 48));
-
-        // Staggered starts, so prompts are prefilled while other sequences are generating.
-        var together = await Task.WhenAll(prompts.Select(async (prompt, i) =>
-        {
-            await Task.Delay(i * 15);
-            return await Complete(prompt, 48);
-        }));
-
-        var differing = Enumerable.Range(0, prompts.Length).Where(i => alone[i] != together[i]).ToList();
-        Assert.True(differing.Count == 0,
-            $"{differing.Count} of {prompts.Length} outputs changed under batching: " +
-            string.Join(" | ", differing.Select(i => $"alone '{alone[i]}' vs batched '{together[i]}'")));
-    }
+    private Task<string> Complete(string prompt, int maxTokens) => Greedy.Complete(server, prompt, maxTokens);
 
     [Fact]
     public async Task Abandoned_streams_free_their_sequences_and_the_server_still_answers()
@@ -59,12 +33,60 @@ public class BatchingTests(ServerFixture server)
             cancel.Cancel();
         }));
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (server.Model.Engine.Snapshot is not { Running: 0, Waiting: 0, ReservedCells: 0 })
         {
             Assert.True(DateTime.UtcNow < deadline, $"sequences still held: {server.Model.Engine.Snapshot}");
             await Task.Delay(20);
         }
         Assert.False(string.IsNullOrEmpty(await Complete("The cat", 5)));
+    }
+}
+
+internal static class Greedy
+{
+    public static async Task<string> Complete(ServerFixture server, string prompt, int maxTokens)
+    {
+        using var response = await server.Http.PostAsJsonAsync("v1/completions",
+            new { model = ServerFixture.ModelId, prompt, max_tokens = maxTokens, temperature = 0 });
+        response.EnsureSuccessStatusCode();
+        return (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["text"]!;
+    }
+}
+
+/// <summary>
+/// With --deterministic every sequence has its own KV cells, so a request's greedy output must be
+/// bit-for-bit the same alone and among fifteen others. (With shared cells, attention sums over other
+/// sequences' interleaved cells round differently; see README.)
+/// </summary>
+[Collection(DeterministicServerCollection.Name)]
+public class DeterministicBatchingTests(DeterministicServerFixture server)
+{
+    [Fact]
+    public async Task Greedy_output_is_the_same_alone_and_among_fifteen_other_requests()
+    {
+        var prompts = BatchingTests.Names.Select((name, i) => $"Once upon a time, {name} went to the {(i % 2 == 0 ? "park" : "shop")} with {i + 1} friends.").ToArray();
+        var alone = new List<string>();
+        foreach (var prompt in prompts) alone.Add(await Greedy.Complete(server, prompt, 48));
+
+        // Staggered starts, so prompts are prefilled while other sequences are generating.
+        var together = await Task.WhenAll(prompts.Select(async (prompt, i) =>
+        {
+            await Task.Delay(i * 15);
+            return await Greedy.Complete(server, prompt, 48);
+        }));
+
+        var differing = Enumerable.Range(0, prompts.Length).Where(i => alone[i] != together[i]).ToList();
+        Assert.True(differing.Count == 0,
+            $"{differing.Count} of {prompts.Length} outputs changed under batching: " +
+            string.Join(" | ", differing.Select(i => $"alone '{alone[i]}' vs batched '{together[i]}'")));
+    }
+
+    [Fact]
+    public async Task The_prefix_cache_is_off_in_deterministic_mode()
+    {
+        await Greedy.Complete(server, "The little dog ran home", 4);
+        await Greedy.Complete(server, "The little dog ran home", 4);
+        Assert.Equal(0, server.Model.Engine.Snapshot.PrefixCache.HitTokens);
     }
 }

@@ -25,7 +25,7 @@ public static class TestModels
 }
 
 /// <summary>The real server (Kestrel on 127.0.0.1, a real model) started once for a test collection.</summary>
-public sealed class ServerFixture : IAsyncLifetime
+public class ServerFixture : IAsyncLifetime
 {
     public const string ModelFile = "TinyStories-656K-Q8_0.gguf";
     public const string ModelId = "TinyStories-656K-Q8_0";
@@ -36,6 +36,9 @@ public sealed class ServerFixture : IAsyncLifetime
     public HttpClient Http { get; private set; } = null!;
     public WebApplication App => _app!;
 
+    /// <summary>Flags beyond the defaults, for fixtures that serve in another mode.</summary>
+    protected virtual string[] ExtraArgs => [];
+
     public OpenAIClient OpenAI(int maxRetries = 0) => new(new ApiKeyCredential("no-key-needed"), new OpenAIClientOptions
     {
         Endpoint = new Uri(BaseUrl, "v1"),
@@ -45,7 +48,9 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "2"]);
+        // One thread: llama.cpp's spinning thread barrier slows to a crawl when other test assemblies
+        // compete for the two cores, and a single thread makes steady progress at its share of the CPU.
+        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "1", .. ExtraArgs]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -76,4 +81,16 @@ public sealed class ServerFixture : IAsyncLifetime
 public sealed class ServerCollection : ICollectionFixture<ServerFixture>
 {
     public const string Name = "server";
+}
+
+/// <summary>The server with per-sequence KV cells (--deterministic), where batching must not change any output.</summary>
+public sealed class DeterministicServerFixture : ServerFixture
+{
+    protected override string[] ExtraArgs => ["--deterministic"];
+}
+
+[CollectionDefinition(Name)]
+public sealed class DeterministicServerCollection : ICollectionFixture<DeterministicServerFixture>
+{
+    public const string Name = "deterministic server";
 }

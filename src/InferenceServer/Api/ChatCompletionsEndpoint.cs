@@ -31,7 +31,7 @@ internal static class ChatCompletionsEndpoint
         var result = await Generation.GatherAsync(0, events, aborted);
         return TypedResults.Json(new ChatCompletion(id, created, model.Id,
             [new ChatChoice(0, new ChatMessage("assistant", result.Text), Generation.FinishReasonName(result.Reason))],
-            Usage.Of(result.PromptTokens, result.CompletionTokens)), ApiJson.Options);
+            Usage.Of(result.PromptTokens, result.CompletionTokens, result.CachedTokens)), ApiJson.Options);
     }
 
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, string modelId,
@@ -52,7 +52,7 @@ internal static class ChatCompletionsEndpoint
                 if (done.Reason == FinishReason.Cancelled) yield break;
                 yield return Chunk(new ChatDelta(), Generation.FinishReasonName(done.Reason));
                 if (includeUsage)
-                    yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [], Usage.Of(done.PromptTokens, done.CompletionTokens)));
+                    yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [], Usage.Of(done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens)));
             }
         }
         yield return "[DONE]";

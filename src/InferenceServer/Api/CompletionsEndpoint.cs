@@ -50,7 +50,7 @@ internal static class CompletionsEndpoint
         var results = await Task.WhenAll(streams.Select((stream, i) => Generation.GatherAsync(i, stream, aborted)));
         return TypedResults.Json(new TextCompletion(id, created, model.Id,
             results.Select(r => new TextChoice(r.Index, r.Text, Generation.FinishReasonName(r.Reason))).ToList(),
-            Usage.Of(results.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens))), ApiJson.Options);
+            Usage.Of(results.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), results.Sum(r => r.CachedTokens))), ApiJson.Options);
     }
 
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, string modelId,
@@ -59,7 +59,7 @@ internal static class CompletionsEndpoint
         string Chunk(int index, string text, string? finish) =>
             ApiJson.Serialize(new TextCompletion(id, created, modelId, [new TextChoice(index, text, finish)]));
 
-        int promptTokens = 0, completionTokens = 0;
+        int promptTokens = 0, completionTokens = 0, cachedTokens = 0;
         await foreach (var (index, item) in Generation.MergeAsync(streams, cancellationToken))
         {
             if (item is TextDelta delta)
@@ -71,11 +71,12 @@ internal static class CompletionsEndpoint
                 if (done.Reason == FinishReason.Cancelled) yield break;
                 promptTokens += done.PromptTokens;
                 completionTokens += done.CompletionTokens;
+                cachedTokens += done.CachedPromptTokens;
                 yield return Chunk(index, "", Generation.FinishReasonName(done.Reason));
             }
         }
         if (includeUsage)
-            yield return ApiJson.Serialize(new TextCompletion(id, created, modelId, [], Usage.Of(promptTokens, completionTokens)));
+            yield return ApiJson.Serialize(new TextCompletion(id, created, modelId, [], Usage.Of(promptTokens, completionTokens, cachedTokens)));
         yield return "[DONE]";
     }
 

@@ -5,7 +5,7 @@ using InferenceServer.Engine;
 namespace InferenceServer.Api;
 
 /// <summary>One choice's result, gathered from the engine's stream.</summary>
-internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens);
+internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens);
 
 /// <summary>What both completion endpoints do with the engine: submit, gather, or stream choice by choice.</summary>
 internal static class Generation
@@ -48,7 +48,7 @@ internal static class Generation
                     text.Append(delta.Text);
                     break;
                 case GenerationFinished done:
-                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens);
+                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens);
             }
         }
         throw new InvalidOperationException("The engine ended a stream without finishing it.");

@@ -9,7 +9,9 @@ internal sealed record GenerationSettings(
     SamplingParameters Sampling,
     IReadOnlyList<string> Stop,
     bool Stream,
-    bool IncludeUsage)
+    bool IncludeUsage,
+    string CacheIsolationKey,
+    bool IgnoreEos)
 {
     public const int MaxStopSequences = 4;
 
@@ -52,7 +54,11 @@ internal sealed record GenerationSettings(
             new SamplingParameters((float)temperature, (float)topP, seed is { } s ? unchecked((uint)(s ^ (s >> 32))) : (uint)Random.Shared.Next()),
             ReadStop(reader),
             stream,
-            includeUsage);
+            includeUsage,
+            // cache_salt (as vLLM names it) narrows prefix-cache sharing to requests with the same salt.
+            reader.OptionalString("cache_salt") ?? "",
+            // Extension (vLLM, llama-server): keep generating past end-of-sequence, for benchmarks.
+            reader.OptionalBool("ignore_eos") ?? false);
     }
 
     /// <summary>Checks the prompt against the context and builds the engine request.</summary>
@@ -67,7 +73,7 @@ internal sealed record GenerationSettings(
                 $"({promptTokens.Length} in the prompt, {MaxTokens ?? 1} for the completion). Please reduce the prompt or the completion length.",
                 promptParam, "context_length_exceeded"));
         var maxNew = MaxTokens ?? maxSequenceTokens - promptTokens.Length;
-        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop);
+        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop, CacheIsolationKey, IgnoreEos);
     }
 
     private static IReadOnlyList<string> ReadStop(RequestReader reader)

@@ -4,10 +4,13 @@ namespace InferenceServer.Api;
 
 // OpenAI's response shapes. Properties OpenAI always sends, even as null, say so with JsonIgnoreCondition.Never.
 
-internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens)
+internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetails PromptTokensDetails)
 {
-    public static Usage Of(int prompt, int completion) => new(prompt, completion, prompt + completion);
+    public static Usage Of(int prompt, int completion, int cached) => new(prompt, completion, prompt + completion, new PromptTokensDetails(cached));
 }
+
+/// <summary>How many prompt tokens came from the prefix cache instead of being computed.</summary>
+internal sealed record PromptTokensDetails(int CachedTokens);
 
 internal sealed record ChatCompletion(string Id, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage)
 {

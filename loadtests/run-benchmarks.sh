@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Regenerates docs/benchmarks.md and its charts (docs/bench/): throughput and latency against concurrency
+# on TinyStories-656K and a synthetic 125M model, the prefix cache on and off, mixed long/short prompts
+# under Poisson arrivals, and the server's overhead against the engine-only ceiling.
+# Usage: bash loadtests/run-benchmarks.sh [--quick]      (--quick: fewer requests, for a smoke run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+quick=${1:-}
+requests=64; [ "$quick" = "--quick" ] && requests=16
+models_dir=${BENCH_MODELS:-$HOME/.cache/inferenceserver-bench}
+shared_models=$(cd .. && pwd)/shared/models
+out=docs/bench
+port=18080
+mkdir -p "$out" "$models_dir"
+rm -f "$out"/*.md "$out"/*.json
+
+echo "== building (Release)"
+dotnet build -c Release InferenceServer.sln --nologo -v q >/dev/null
+bin=net10.0/linux-x64
+server_dll=src/InferenceServer/bin/Release/$bin/InferenceServer.dll
+loadgen_dll=loadtests/InferenceServer.LoadGen/bin/Release/$bin/loadgen.dll
+synth_dll=src/InferenceServer.SyntheticModels/bin/Release/$bin/synthmodel.dll
+
+synthetic=$models_dir/synth-125m-q8_0.gguf
+if [ ! -f "$synthetic" ]; then
+  echo "== writing the synthetic 125M Q8_0 model (random weights, 32k LLaMA vocabulary)"
+  dotnet "$synth_dll" write --shape 125m --quant Q8_0 --seed 1 -o "$synthetic"
+fi
+tiny=$shared_models/TinyStories-656K-Q8_0.gguf
+
+server_pid=
+start_server() { # model, extra flags...
+  local model=$1; shift
+  dotnet "$server_dll" -m "$model" --port $port -np 32 -t "$(nproc)" "$@" >"$out/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    kill -0 $server_pid 2>/dev/null || { cat "$out/server.log"; return 1; }
+    sleep 0.2
+  done
+  echo "server did not become healthy"; return 1
+}
+stop_server() { kill -INT $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; }
+trap stop_server EXIT
+
+loadgen() { # section name, loadgen flags...
+  local name=$1; shift
+  echo "== $name"
+  dotnet "$loadgen_dll" --base-url "http://127.0.0.1:$port/v1" --no-progress --seed 1 \
+    --out "$out/$name.json" --markdown "$out/$name.md" "$@"
+}
+
+# 1. Throughput and latency against concurrency.
+start_server "$tiny"
+loadgen tinystories-sweep --workload random --input-len 16 --output-len 64 --requests $requests \
+  --concurrency 1,2,4,8,16,32 --charts "$out/tinystories"
+stop_server
+
+start_server "$synthetic"
+loadgen synthetic125m-sweep --workload random --input-len 32 --output-len 64 --requests $requests \
+  --concurrency 1,2,4,8,16,32 --charts "$out/synthetic125m"
+# 2. Mixed long and short prompts under Poisson arrivals: chunked prefill keeps inter-token latency flat.
+loadgen synthetic125m-mixed --workload mixed --input-len 16 --long-input-len 400 --long-fraction 0.2 \
+  --output-len 48 --request-rate 2,4 --burstiness 1 --max-concurrency 16 --requests $requests
+# 3. Prefix cache on: a 1,000-word shared system prompt, and 10-turn conversations.
+loadgen cache-on-shared-prefix --workload shared-prefix --prefix-len 1000 --input-len 8 --output-len 16 \
+  --concurrency 4 --requests $((requests / 2)) --warmup 0
+loadgen cache-on-multi-turn --workload multi-turn --turns 10 --input-len 24 --output-len 24 \
+  --concurrency 4 --requests $((requests / 2))
+stop_server
+
+start_server "$synthetic" --no-prefix-cache
+loadgen cache-off-shared-prefix --workload shared-prefix --prefix-len 1000 --input-len 8 --output-len 16 \
+  --concurrency 4 --requests $((requests / 2)) --warmup 0
+loadgen cache-off-multi-turn --workload multi-turn --turns 10 --input-len 24 --output-len 24 \
+  --concurrency 4 --requests $((requests / 2))
+stop_server
+
+# 4. The ceiling: the same batch shapes decoded in a tight loop with LLamaSharp, no HTTP, no scheduler.
+echo "== engine-only ceiling"
+dotnet "$synth_dll" bench --model "$synthetic" --streams 1,2,4,8,16,32 --tokens 64 --threads "$(nproc)" | tee "$out/ceiling-synthetic125m.txt"
+dotnet "$synth_dll" bench --model "$tiny" --streams 1,2,4,8,16,32 --tokens 64 --threads "$(nproc)" | tee "$out/ceiling-tinystories.txt"
+
+echo "== writing docs/benchmarks.md"
+python3 loadtests/benchmarks_report.py "$out" docs/benchmarks.md
+echo "done: docs/benchmarks.md"
