@@ -34,7 +34,14 @@ internal sealed class ModelHost(
                 settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
-                new EngineOptions { MaxQueuedRequests = settings.MaxQueue, PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic }, loggers.CreateLogger<InferenceEngine>());
+                new EngineOptions
+                {
+                    MaxQueuedRequests = settings.MaxQueue,
+                    PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic,
+                    // A chunk of 64 or more of one sequence's tokens takes ggml's tiled attention kernel, whose
+                    // rounding depends on where the chunk starts (docs/determinism.md).
+                    MaxPrefillChunk = settings.Deterministic ? 63 : int.MaxValue,
+                }, loggers.CreateLogger<InferenceEngine>());
             _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
