@@ -39,7 +39,14 @@ internal sealed class ModelHost(
             _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
-                new EngineOptions { MaxQueuedRequests = settings.MaxQueue, PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic }, loggers.CreateLogger<InferenceEngine>());
+                new EngineOptions
+                {
+                    MaxQueuedRequests = settings.MaxQueue,
+                    PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic,
+                    // A chunk of 64 or more of one sequence's tokens takes ggml's tiled attention kernel, whose
+                    // rounding depends on where the chunk starts (docs/determinism.md).
+                    MaxPrefillChunk = settings.Deterministic ? 63 : int.MaxValue,
+                }, loggers.CreateLogger<InferenceEngine>());
             _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
@@ -51,7 +58,7 @@ internal sealed class ModelHost(
         }
     }
 
-    // The container disposes this instance twice: once as ModelHost, once as the hosted service resolved from it.
+    // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.
     private int _disposed;
 
     public override void Dispose()
