@@ -92,11 +92,23 @@ public sealed class InferenceEngine : IDisposable
         sequence.CancelRegistration = cancellationToken.Register(() =>
         {
             sequence.CancelRequested = true;
-            _wake.Release();
+            Wake();
         });
         _inbox.Enqueue(sequence);
-        _wake.Release();
+        Wake();
         return channel.Reader;
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The engine has stopped; every sequence was already ended.
+        }
     }
 
     private void RunLoop()
@@ -232,6 +244,7 @@ public sealed class InferenceEngine : IDisposable
 
     public void Dispose()
     {
+        if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         _loop.Join();
         _wake.Dispose();

@@ -21,7 +21,11 @@ public sealed record LlamaModelSettings(
     int MicroBatchTokens,
     int Threads,
     bool KvPerSequence = false,
-    string? ChatTemplate = null);
+    string? ChatTemplate = null)
+{
+    /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
+    public int GpuLayers { get; init; }
+}
 
 /// <summary>The model file cannot be used; the message says which file and why.</summary>
 public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
@@ -70,6 +74,7 @@ public sealed class LlamaModel : IDisposable
             UBatchSize = (uint)settings.MicroBatchTokens,
             Threads = settings.Threads,
             BatchThreads = settings.Threads,
+            GpuLayerCount = settings.GpuLayers,
         };
 
         LLamaWeights weights;

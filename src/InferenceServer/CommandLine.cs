@@ -13,7 +13,10 @@ internal static class CommandLine
 
     private static readonly Flag[] Flags =
     [
-        new(["-m", "--model"], "Model", "PATH", "GGUF model file", "(required)"),
+        new(["-m", "--model"], "Model", "PATH", "GGUF model file, or hf://OWNER/REPO/FILE.gguf to download", ModelDownload.HubFile.Default.ToString()),
+        new(["--hf-repo"], "HfRepo", "OWNER/REPO", "Hugging Face repository to download --hf-file from", "none"),
+        new(["--hf-file"], "HfFile", "FILE", "GGUF file in --hf-repo", "none"),
+        new(["--model-cache"], "ModelCache", "DIR", "folder for downloaded models", "~/.cache/inferenceserver/models"),
         new(["--model-id"], "ModelId", "ID", "model id that clients send in \"model\"", "file name without .gguf"),
         new(["--host"], "Host", "ADDRESS", "address to listen on", "127.0.0.1"),
         new(["--port"], "Port", "PORT", "port to listen on", "8080"),
@@ -23,6 +26,8 @@ internal static class CommandLine
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+        new(["-ngl", "--n-gpu-layers"], "GpuLayers", "N", "model layers to offload to the GPU (GPU build only)", "0"),
+        new(["--native-lib-dir"], "NativeLibDir", "DIR", "load libllama.so/libggml*.so from DIR instead of the packaged ones", "packaged"),
         new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
         new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
         new(["--chat-template"], "ChatTemplate", "NAME|FILE", "Jinja template file, or llama.cpp built-in name (chatml, llama3 ...)", "the model's own, else chatml"),
@@ -59,7 +64,7 @@ internal static class CommandLine
     public static string Help()
     {
         var text = new StringBuilder();
-        text.AppendLine("Usage: InferenceServer -m MODEL.gguf [options]");
+        text.AppendLine("Usage: InferenceServer [-m MODEL.gguf | -m hf://OWNER/REPO/FILE.gguf] [options]");
         text.AppendLine();
         text.AppendLine("An OpenAI-compatible server for GGUF models (chat and text completions, streaming).");
         text.AppendLine();

@@ -1,5 +1,6 @@
 using InferenceServer.Engine;
 using InferenceServer.Llama;
+using InferenceServer.ModelDownload;
 using Microsoft.Extensions.Options;
 
 namespace InferenceServer;
@@ -13,6 +14,7 @@ public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEn
 /// </summary>
 internal sealed class ModelHost(
     IOptions<ServerOptions> options,
+    IConfiguration configuration,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers) : BackgroundService
 {
@@ -29,16 +31,26 @@ internal sealed class ModelHost(
         var settings = options.Value;
         try
         {
+            var modelPath = await ModelSource.ResolveAsync(settings, configuration, _logger, stoppingToken);
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
-            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic, ChatTemplate: settings.ChatTemplate), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(modelPath, settings.ContextSize, settings.Parallel,
+                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic, ChatTemplate: settings.ChatTemplate) { GpuLayers = settings.GpuLayers },
+                loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+            _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
-                new EngineOptions { MaxQueuedRequests = settings.MaxQueue, PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic }, loggers.CreateLogger<InferenceEngine>());
+                new EngineOptions
+                {
+                    MaxQueuedRequests = settings.MaxQueue,
+                    PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic,
+                    // A chunk of 64 or more of one sequence's tokens takes ggml's tiled attention kernel, whose
+                    // rounding depends on where the chunk starts (docs/determinism.md).
+                    MaxPrefillChunk = settings.Deterministic ? 63 : int.MaxValue,
+                }, loggers.CreateLogger<InferenceEngine>());
             _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings, _llama.Grammars);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
-        catch (ModelLoadException ex)
+        catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
         {
             _logger.LogCritical("{Message}", ex.Message);
             Environment.ExitCode = 2;
@@ -46,7 +58,7 @@ internal sealed class ModelHost(
         }
     }
 
-    // The container disposes this instance twice: once as the ModelHost singleton, once as the hosted service.
+    // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.
     private int _disposed;
 
     public override void Dispose()

@@ -25,6 +25,8 @@ public static class ServerApp
 
         var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         Validate(options);
+        // Before anything calls into llama.cpp: LLamaSharp fixes which library it uses on the first call.
+        if (!string.IsNullOrWhiteSpace(options.NativeLibDir)) Llama.NativeLibraries.LoadFrom(options.NativeLibDir);
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
         builder.Services.AddSingleton<ModelHost>();
@@ -93,15 +95,17 @@ public static class ServerApp
 
     private static void Validate(ServerOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.Model))
-            throw new ArgumentException("No model given: pass -m PATH (a GGUF file), or set Server__Model. Run with --help for the options.");
-        try
+        // A model on the hub is checked when it has been downloaded, before it loads.
+        if (ModelDownload.ModelSource.HubFileOf(options) is null)
         {
-            Llama.LlamaModel.CheckGgufFile(options.Model);
-        }
-        catch (Llama.ModelLoadException ex)
-        {
-            throw new ArgumentException(ex.Message);
+            try
+            {
+                Llama.LlamaModel.CheckGgufFile(options.Model!);
+            }
+            catch (Llama.ModelLoadException ex)
+            {
+                throw new ArgumentException(ex.Message);
+            }
         }
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port {options.Port} is not a valid port.");
         if (options.Parallel is < 1 or > 256) throw new ArgumentException($"--parallel {options.Parallel} must be between 1 and 256.");
@@ -112,5 +116,6 @@ public static class ServerApp
         if (options.MicroBatchSize < 1 || options.MicroBatchSize > options.BatchSize)
             throw new ArgumentException($"--ubatch-size {options.MicroBatchSize} must be between 1 and --batch-size {options.BatchSize}.");
         if (options.MaxQueue < 0) throw new ArgumentException($"--max-queue {options.MaxQueue} must not be negative.");
+        if (options.GpuLayers < 0) throw new ArgumentException($"--n-gpu-layers {options.GpuLayers} must not be negative.");
     }
 }
