@@ -1,7 +1,20 @@
 namespace InferenceServer.Engine;
 
-/// <summary>How one request picks tokens. Temperature 0 means greedy.</summary>
-public sealed record SamplingParameters(float Temperature = 1f, float TopP = 1f, uint Seed = 0)
+/// <summary>How one request picks tokens. Temperature 0 means greedy. <see cref="Grammar"/> constrains every token.</summary>
+public sealed record SamplingParameters(float Temperature = 1f, float TopP = 1f, uint Seed = 0, SamplingGrammar? Grammar = null)
 {
     public bool IsGreedy => Temperature <= 0f;
+}
+
+/// <summary>
+/// A GBNF grammar and its start rule. Only grammars that <see cref="IGrammarChecker"/> accepted may be
+/// given to the engine: llama.cpp crashes the process on a grammar it rejects.
+/// </summary>
+public sealed record SamplingGrammar(string Gbnf, string Root = "root");
+
+/// <summary>Checks a grammar against the loaded model before sampling uses it. Thread-safe.</summary>
+public interface IGrammarChecker
+{
+    /// <summary>Null when the grammar is usable with this model, else why not.</summary>
+    string? FindProblem(SamplingGrammar grammar);
 }

@@ -1,50 +1,62 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using InferenceServer.Engine;
 using LLama;
 
 namespace InferenceServer.Llama;
 
 /// <summary>
-/// Renders chats with llama.cpp's built-in template families (LLamaTemplate). It runs no Jinja: a model
-/// template llama.cpp does not recognise, or none at all, falls back to ChatML.
+/// Renders chats with one of llama.cpp's built-in template families (LLamaTemplate: chatml, llama3,
+/// mistral-v7 …). It runs no Jinja and renders no tools: tool calls and tool results are flattened
+/// into the message text.
 /// </summary>
-internal sealed class LlamaChatRenderer : IChatPromptRenderer
+internal sealed class LlamaChatRenderer(string family) : IChatPromptRenderer
 {
-    private const string FallbackTemplate = "chatml";
-    private readonly LLamaWeights? _weights;
+    public const string Fallback = "chatml";
 
-    private LlamaChatRenderer(LLamaWeights? weights) => _weights = weights;
+    public string Name => $"llama.cpp built-in '{family}'";
+    public string? TemplateSource => null;
+    public bool RendersTools => false;
 
-    public string Name => _weights is null ? FallbackTemplate : "model (GGUF metadata)";
-
-    /// <summary>Uses the model's template when llama.cpp can apply it; otherwise ChatML, saying why in <paramref name="fallbackReason"/>.</summary>
-    public static LlamaChatRenderer For(LLamaWeights weights, out string? fallbackReason)
+    /// <summary>Null when llama.cpp knows the family name, else why not.</summary>
+    public static string? Check(string family)
     {
-        if (!weights.Metadata.ContainsKey("tokenizer.chat_template"))
-        {
-            fallbackReason = "the model has no chat template";
-            return new LlamaChatRenderer(null);
-        }
-        var candidate = new LlamaChatRenderer(weights);
         try
         {
-            candidate.Render([new ChatTurn("system", "s"), new ChatTurn("user", "u")], addGenerationPrompt: true);
-            fallbackReason = null;
-            return candidate;
+            new LlamaChatRenderer(family).Render(new ChatConversation([new JsonObject { ["role"] = "user", ["content"] = "u" }], null, true));
+            return null;
         }
-        catch (Exception ex)
+        catch (ChatTemplateException ex)
         {
-            fallbackReason = $"llama.cpp does not recognise the model's chat template ({ex.Message})";
-            return new LlamaChatRenderer(null);
+            return ex.Message;
         }
     }
 
-    public string Render(IReadOnlyList<ChatTurn> turns, bool addGenerationPrompt)
+    public string Render(ChatConversation conversation)
     {
         // LLamaTemplate holds native buffers and is not thread-safe: one per render.
-        var template = _weights is null ? new LLamaTemplate(FallbackTemplate) : new LLamaTemplate(_weights, strict: true);
-        foreach (var turn in turns) template.Add(turn.Role == "developer" ? "system" : turn.Role, turn.Content);
-        template.AddAssistant = addGenerationPrompt;
-        return Encoding.UTF8.GetString(template.Apply());
+        var template = new LLamaTemplate(family);
+        foreach (var message in conversation.Messages)
+        {
+            var role = (string)message!["role"]!;
+            template.Add(role == "developer" ? "system" : role, Flatten(message.AsObject()));
+        }
+        template.AddAssistant = conversation.AddGenerationPrompt;
+        try
+        {
+            return Encoding.UTF8.GetString(template.Apply());
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new ChatTemplateException($"llama.cpp cannot apply the built-in chat template '{family}': {ex.Message}", ex);
+        }
+    }
+
+    private static string Flatten(JsonObject message)
+    {
+        var text = message["content"]?.GetValue<string>() ?? "";
+        if (message["tool_calls"] is JsonArray calls && calls.Count > 0)
+            text += (text.Length > 0 ? "\n" : "") + calls.ToJsonString();
+        return text;
     }
 }

@@ -37,7 +37,9 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
     public void Dispose() => context.Dispose();
 }
 
-/// <summary>A llama.cpp sampler chain for one request: greedy at temperature 0, else top-p, temperature, seeded draw.</summary>
+/// <summary>A llama.cpp sampler chain for one request: the grammar first when there is one (checked by
+/// <see cref="GrammarGuard"/> before the request reached the engine), then greedy at temperature 0, else
+/// top-p, temperature, seeded draw.</summary>
 internal sealed class LlamaSampler : ITokenSampler
 {
     private readonly SafeLLamaContextHandle _context;
@@ -47,6 +49,7 @@ internal sealed class LlamaSampler : ITokenSampler
     {
         _context = context;
         _chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
+        if (parameters.Grammar is { } grammar) _chain.AddGrammar(context.ModelHandle.Vocab, grammar.Gbnf, grammar.Root);
         if (parameters.IsGreedy)
         {
             _chain.AddGreedySampler();

@@ -11,6 +11,7 @@ namespace InferenceServer.Llama;
 /// <see cref="KvPerSequence"/> gives each sequence its own KV stream (ContextCells / MaxSequences cells):
 /// attention then never sees other sequences' cells, so batching cannot change a sequence's logits, but
 /// sequences cannot share cells (no prefix cache).
+/// <see cref="ChatTemplate"/>: a Jinja file or a llama.cpp built-in template name that overrides the model's template.
 /// </summary>
 public sealed record LlamaModelSettings(
     string ModelPath,
@@ -19,7 +20,12 @@ public sealed record LlamaModelSettings(
     int BatchTokens,
     int MicroBatchTokens,
     int Threads,
-    bool KvPerSequence = false);
+    bool KvPerSequence = false,
+    string? ChatTemplate = null)
+{
+    /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
+    public int GpuLayers { get; init; }
+}
 
 /// <summary>The model file cannot be used; the message says which file and why.</summary>
 public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
@@ -32,12 +38,13 @@ public sealed class LlamaModel : IDisposable
 
     private readonly LlamaEmbeddings _embeddings;
 
-    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, LlamaChatRenderer renderer, int threads)
+    private LlamaModel(LLamaWeights weights, LlamaExecutor executor, LlamaTokenizer tokenizer, IChatPromptRenderer renderer, int threads)
     {
         _weights = weights;
         _executor = executor;
         Tokenizer = tokenizer;
         ChatRenderer = renderer;
+        Grammars = new LlamaGrammarChecker(weights);
         _embeddings = new LlamaEmbeddings(weights, threads);
     }
 
@@ -49,6 +56,7 @@ public sealed class LlamaModel : IDisposable
     public IModelExecutor Executor => _executor;
     public ITokenizer Tokenizer { get; }
     public IChatPromptRenderer ChatRenderer { get; }
+    public IGrammarChecker Grammars { get; }
 
     /// <summary>Checks the file, loads the weights and creates the context. Throws <see cref="ModelLoadException"/> for an unusable file.</summary>
     public static LlamaModel Load(LlamaModelSettings settings, ILogger logger)
@@ -66,6 +74,7 @@ public sealed class LlamaModel : IDisposable
             UBatchSize = (uint)settings.MicroBatchTokens,
             Threads = settings.Threads,
             BatchThreads = settings.Threads,
+            GpuLayerCount = settings.GpuLayers,
         };
 
         LLamaWeights weights;
@@ -89,7 +98,7 @@ public sealed class LlamaModel : IDisposable
                 BatchTokens: settings.BatchTokens,
                 SequenceIds: settings.KvPerSequence ? settings.MaxSequences : SequenceIds,
                 SequenceCapacity: settings.KvPerSequence ? (int)context.ContextSize / settings.MaxSequences : null);
-            var renderer = LlamaChatRenderer.For(weights, out var fallbackReason);
+            var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);
             logger.LogInformation(

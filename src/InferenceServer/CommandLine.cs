@@ -16,7 +16,10 @@ internal static class CommandLine
 
     private static readonly Flag[] Flags =
     [
-        new(["-m", "--model"], "Model", "PATH", "GGUF model file", "(required)"),
+        new(["-m", "--model"], "Model", "PATH", "GGUF model file, or hf://OWNER/REPO/FILE.gguf to download", ModelDownload.HubFile.Default.ToString()),
+        new(["--hf-repo"], "HfRepo", "OWNER/REPO", "Hugging Face repository to download --hf-file from", "none"),
+        new(["--hf-file"], "HfFile", "FILE", "GGUF file in --hf-repo", "none"),
+        new(["--model-cache"], "ModelCache", "DIR", "folder for downloaded models", "~/.cache/inferenceserver/models"),
         new(["--model-id"], "ModelId", "ID", "model id that clients send in \"model\"", "file name without .gguf"),
         new(["--host"], "Host", "ADDRESS", "address to listen on", "127.0.0.1"),
         new(["--port"], "Port", "PORT", "port to listen on", "8080"),
@@ -26,6 +29,8 @@ internal static class CommandLine
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
+        new(["-ngl", "--n-gpu-layers"], "GpuLayers", "N", "model layers to offload to the GPU (GPU build only)", "0"),
+        new(["--native-lib-dir"], "NativeLibDir", "DIR", "load libllama.so/libggml*.so from DIR instead of the packaged ones", "packaged"),
         new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
         new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
         new(["--max-queue-wait"], "MaxQueueWaitSeconds", "SECONDS", "longest wait for a sequence before 429; 0 = no limit", "0"),
@@ -40,6 +45,7 @@ internal static class CommandLine
         new(["--drain-timeout"], "DrainTimeoutSeconds", "SECONDS", "on SIGTERM/SIGINT, how long in-flight requests may finish", "30"),
         new(["--log-format"], "LogFormat", "text|json", "console log format", "text"),
         new(["--log-prompts"], "LogPrompts", "", "log request bodies and completion text", "off"),
+        new(["--chat-template"], "ChatTemplate", "NAME|FILE", "Jinja template file, or llama.cpp built-in name (chatml, llama3 ...)", "the model's own, else chatml"),
     ];
 
     /// <summary>Parses flags into configuration entries; returns an error message for an unknown flag or a missing value.</summary>
@@ -75,7 +81,7 @@ internal static class CommandLine
     public static string Help()
     {
         var text = new StringBuilder();
-        text.AppendLine("Usage: InferenceServer -m MODEL.gguf [options]");
+        text.AppendLine("Usage: InferenceServer [-m MODEL.gguf | -m hf://OWNER/REPO/FILE.gguf] [options]");
         text.AppendLine();
         text.AppendLine("An OpenAI-compatible server for GGUF models (chat and text completions, streaming).");
         text.AppendLine();

@@ -1,11 +1,12 @@
 using InferenceServer.Engine;
 using InferenceServer.Llama;
+using InferenceServer.ModelDownload;
 using Microsoft.Extensions.Options;
 
 namespace InferenceServer;
 
 /// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings);
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars);
 
 /// <summary>
 /// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
@@ -13,6 +14,7 @@ public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEn
 /// </summary>
 internal sealed class ModelHost(
     IOptions<ServerOptions> options,
+    IConfiguration configuration,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers,
     Operations.InferenceTelemetry telemetry,
@@ -31,23 +33,29 @@ internal sealed class ModelHost(
         var settings = options.Value;
         try
         {
+            var modelPath = await ModelSource.ResolveAsync(settings, configuration, _logger, stoppingToken);
             var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
-            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(settings.Model!, settings.ContextSize, settings.Parallel,
-                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic), loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+            _llama = await Task.Run(() => LlamaModel.Load(new LlamaModelSettings(modelPath, settings.ContextSize, settings.Parallel,
+                settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic, ChatTemplate: settings.ChatTemplate) { GpuLayers = settings.GpuLayers },
+                loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
+            _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
                 new EngineOptions
                 {
                     MaxQueuedRequests = settings.MaxQueue,
                     PrefixCaching = !settings.NoPrefixCache && !settings.Deterministic,
+                    // A chunk of 64 or more of one sequence's tokens takes ggml's tiled attention kernel, whose
+                    // rounding depends on where the chunk starts (docs/determinism.md).
+                    MaxPrefillChunk = settings.Deterministic ? 63 : int.MaxValue,
                     MaxQueueWait = settings.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(settings.MaxQueueWaitSeconds) : null,
                 },
                 loggers.CreateLogger<InferenceEngine>(), new Operations.EngineObservers([telemetry, .. observers]));
             telemetry.Engine = engine;
-            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings);
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings, _llama.Grammars);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
-        catch (ModelLoadException ex)
+        catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
         {
             _logger.LogCritical("{Message}", ex.Message);
             Environment.ExitCode = 2;

@@ -33,6 +33,8 @@ public static class ServerApp
             else logger.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {RequestId}{NewLine}{Exception}");
         });
 
+        // Before anything calls into llama.cpp: LLamaSharp fixes which library it uses on the first call.
+        if (!string.IsNullOrWhiteSpace(options.NativeLibDir)) Llama.NativeLibraries.LoadFrom(options.NativeLibDir);
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
@@ -98,6 +100,7 @@ public static class ServerApp
         var tokenizer = app.MapGroup("").AddEndpointFilter(ApiErrors);
         tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);
         tokenizer.MapPost("/detokenize", TokenizerEndpoints.DetokenizeAsync);
+        tokenizer.MapPost("/apply-template", ApplyTemplateEndpoint.HandleAsync);
     }
 
     /// <summary>Turns an <see cref="ApiException"/> thrown while reading a request into its OpenAI-shaped response.</summary>
@@ -134,15 +137,17 @@ public static class ServerApp
 
     private static void Validate(ServerOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.Model))
-            throw new ArgumentException("No model given: pass -m PATH (a GGUF file), or set Server__Model. Run with --help for the options.");
-        try
+        // A model on the hub is checked when it has been downloaded, before it loads.
+        if (ModelDownload.ModelSource.HubFileOf(options) is null)
         {
-            Llama.LlamaModel.CheckGgufFile(options.Model);
-        }
-        catch (Llama.ModelLoadException ex)
-        {
-            throw new ArgumentException(ex.Message);
+            try
+            {
+                Llama.LlamaModel.CheckGgufFile(options.Model!);
+            }
+            catch (Llama.ModelLoadException ex)
+            {
+                throw new ArgumentException(ex.Message);
+            }
         }
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port {options.Port} is not a valid port.");
         if (options.Parallel is < 1 or > 256) throw new ArgumentException($"--parallel {options.Parallel} must be between 1 and 256.");
@@ -160,5 +165,6 @@ public static class ServerApp
         if (options.MaxMessages < 1) throw new ArgumentException($"--max-messages {options.MaxMessages} must be positive.");
         if (options.MaxPromptTokens < 0 || options.MaxCompletionTokens < 0) throw new ArgumentException("--max-prompt-tokens and --max-completion-tokens must not be negative.");
         if (options.LogFormat is not ("text" or "json")) throw new ArgumentException($"--log-format {options.LogFormat} must be text or json.");
+        if (options.GpuLayers < 0) throw new ArgumentException($"--n-gpu-layers {options.GpuLayers} must not be negative.");
     }
 }

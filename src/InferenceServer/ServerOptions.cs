@@ -5,8 +5,23 @@ public sealed class ServerOptions
 {
     public const string Section = "Server";
 
-    /// <summary>Path of the GGUF model file.</summary>
+    /// <summary>Path of the GGUF model file, or hf://OWNER/REPO/FILE.gguf to download; none = the default model.</summary>
     public string? Model { get; set; }
+
+    /// <summary>Hugging Face repository (OWNER/REPO) to download <see cref="HfFile"/> from.</summary>
+    public string? HfRepo { get; set; }
+
+    /// <summary>GGUF file in <see cref="HfRepo"/>.</summary>
+    public string? HfFile { get; set; }
+
+    /// <summary>Folder for downloaded models; null = $XDG_CACHE_HOME/inferenceserver/models (~/.cache/...).</summary>
+    public string? ModelCache { get; set; }
+
+    /// <summary>Folder holding libllama.so and libggml*.so to load instead of LLamaSharp's packaged ones.</summary>
+    public string? NativeLibDir { get; set; }
+
+    /// <summary>Model layers to offload to the GPU (needs a GPU build); 0 = CPU only.</summary>
+    public int GpuLayers { get; set; }
 
     /// <summary>The id clients use in "model"; defaults to the file name without ".gguf".</summary>
     public string? ModelId { get; set; }
@@ -31,6 +46,9 @@ public sealed class ServerOptions
 
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>
     public int MaxQueue { get; set; } = 256;
+
+    /// <summary>A Jinja chat template file, or a llama.cpp built-in template name (chatml, llama3 …), instead of the model's template.</summary>
+    public string? ChatTemplate { get; set; }
 
     /// <summary>Turns off reuse of cached prompt prefixes (for comparisons).</summary>
     public bool NoPrefixCache { get; set; }
@@ -72,5 +90,8 @@ public sealed class ServerOptions
     /// <summary>Log request bodies and completion text (off by default: prompts are the users' data).</summary>
     public bool LogPrompts { get; set; }
 
-    public string ResolvedModelId => ModelId ?? Path.GetFileNameWithoutExtension(Model ?? "model");
+
+    // Blank counts as unset: compose and Kubernetes pass empty Server__* variables for settings left at their default.
+    public string ResolvedModelId => !string.IsNullOrWhiteSpace(ModelId) ? ModelId : Path.GetFileNameWithoutExtension(
+        !string.IsNullOrWhiteSpace(HfFile) ? HfFile : !string.IsNullOrWhiteSpace(Model) ? Model : ModelDownload.HubFile.Default.File);
 }

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using InferenceServer.Engine;
 
 namespace InferenceServer.Engine.Tests;
@@ -121,5 +122,22 @@ internal sealed class FakeKvCache : IKvCacheOperations
     {
         if (!_held.TryGetValue(slot, out var cells)) _held[slot] = cells = new SortedDictionary<int, (int, int)>();
         return cells;
+    }
+}
+
+internal static class EngineOutput
+{
+    /// <summary>Reads a request's stream to its end: the text and the finish event.</summary>
+    public static async Task<(string Text, GenerationFinished Finished)> ReadAll(ChannelReader<GenerationEvent> events)
+    {
+        var text = "";
+        GenerationFinished? finished = null;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await foreach (var item in events.ReadAllAsync(timeout.Token))
+        {
+            if (item is TextDelta delta) text += delta.Text;
+            if (item is GenerationFinished done) finished = done;
+        }
+        return (text, finished ?? throw new InvalidOperationException("No finish event."));
     }
 }

@@ -13,24 +13,11 @@ public class InferenceEngineTests
     private static GenerationRequest Request(string prompt, int maxNew, params string[] stops) =>
         new(prompt, prompt.Select(c => (int)c).ToArray(), maxNew, new SamplingParameters(0), stops);
 
-    private static async Task<(string Text, GenerationFinished Finished)> ReadAll(ChannelReader<GenerationEvent> events)
-    {
-        var text = "";
-        GenerationFinished? finished = null;
-        using var timeout = new CancellationTokenSource(Timeout);
-        await foreach (var item in events.ReadAllAsync(timeout.Token))
-        {
-            if (item is TextDelta delta) text += delta.Text;
-            if (item is GenerationFinished done) finished = done;
-        }
-        return (text, finished ?? throw new InvalidOperationException("No finish event."));
-    }
-
     [Fact]
     public async Task Generates_until_max_tokens_and_reports_length_with_exact_usage()
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));
-        var (text, finished) = await ReadAll(engine.Submit(Request("abc", 5), CancellationToken.None));
+        var (text, finished) = await EngineOutput.ReadAll(engine.Submit(Request("abc", 5), CancellationToken.None));
 
         Assert.Equal("defgh", text);
         Assert.Equal((FinishReason.Length, 3, 5), (finished.Reason, finished.PromptTokens, finished.CompletionTokens));
@@ -43,7 +30,7 @@ public class InferenceEngineTests
         var observer = new RecordingObserver();
         using var engine = new InferenceEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)), new FakeTokenizer(),
             new EngineOptions(), NullLogger<InferenceEngine>.Instance, observer);
-        await ReadAll(engine.Submit(Request("abc", 4), CancellationToken.None));
+        await EngineOutput.ReadAll(engine.Submit(Request("abc", 4), CancellationToken.None));
 
         Assert.Equal(["admitted abc", "token abc first", "token abc", "token abc", "token abc", "finished abc Length"], observer.Events);
         Assert.Equal(3, observer.PromptTokensDecoded);
@@ -71,7 +58,7 @@ public class InferenceEngineTests
     public async Task End_of_generation_token_stops_without_emitting_text()
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32), (_, position) => position >= 4 ? 0 : 'x'));
-        var (text, finished) = await ReadAll(engine.Submit(Request("ab", 50), CancellationToken.None));
+        var (text, finished) = await EngineOutput.ReadAll(engine.Submit(Request("ab", 50), CancellationToken.None));
 
         Assert.Equal("xxx", text);
         Assert.Equal(FinishReason.Stop, finished.Reason);
@@ -83,7 +70,7 @@ public class InferenceEngineTests
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32), (_, position) => position >= 4 ? 0 : 'x'));
         var request = Request("ab", 10) with { IgnoreEndOfGeneration = true };
-        var (_, finished) = await ReadAll(engine.Submit(request, CancellationToken.None));
+        var (_, finished) = await EngineOutput.ReadAll(engine.Submit(request, CancellationToken.None));
 
         Assert.Equal(FinishReason.Length, finished.Reason);
         Assert.Equal(10, finished.CompletionTokens);
@@ -93,7 +80,7 @@ public class InferenceEngineTests
     public async Task A_stop_sequence_ends_generation_and_is_not_emitted()
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));
-        var (text, finished) = await ReadAll(engine.Submit(Request("a", 50, "fg"), CancellationToken.None));
+        var (text, finished) = await EngineOutput.ReadAll(engine.Submit(Request("a", 50, "fg"), CancellationToken.None));
 
         Assert.Equal("bcde", text);
         Assert.Equal(FinishReason.Stop, finished.Reason);
@@ -105,7 +92,7 @@ public class InferenceEngineTests
         var executor = new FakeExecutor(new ModelLimits(1024, 256, 4, 64));
         using var engine = NewEngine(executor);
         var streams = Enumerable.Range(0, 12).Select(i => engine.Submit(Request(new string('a', 3 + i), 10), CancellationToken.None)).ToList();
-        var results = await Task.WhenAll(streams.Select(ReadAll));
+        var results = await Task.WhenAll(streams.Select(EngineOutput.ReadAll));
 
         Assert.All(results, r => Assert.Equal(10, r.Finished.CompletionTokens));
         Assert.Equal(12, executor.Kv.Removals.Count(r => r.Slot.Value < 4 && r.From == 0 && r.To == int.MaxValue));
@@ -124,11 +111,11 @@ public class InferenceEngineTests
 
         cancel.Cancel();
         executor.Gate.Set();
-        var (_, finished) = await ReadAll(endless);
+        var (_, finished) = await EngineOutput.ReadAll(endless);
         Assert.Equal(FinishReason.Cancelled, finished.Reason);
         Assert.Contains((new SequenceSlot(0), 0, int.MaxValue), executor.Kv.Removals);
 
-        var (text, _) = await ReadAll(engine.Submit(Request("a", 3), CancellationToken.None));
+        var (text, _) = await EngineOutput.ReadAll(engine.Submit(Request("a", 3), CancellationToken.None));
         Assert.Equal("bcd", text);
     }
 
@@ -145,9 +132,9 @@ public class InferenceEngineTests
         Assert.Equal(1, refused.QueueLimit);
 
         executor.Gate.Set();
-        await ReadAll(first);
-        await ReadAll(second);
-        var (text, _) = await ReadAll(engine.Submit(Request("c", 2), CancellationToken.None));
+        await EngineOutput.ReadAll(first);
+        await EngineOutput.ReadAll(second);
+        var (text, _) = await EngineOutput.ReadAll(engine.Submit(Request("c", 2), CancellationToken.None));
         Assert.Equal("bc", text);
     }
 
@@ -182,10 +169,10 @@ public class InferenceEngineTests
         cancel.Cancel();
         executor.Gate.Set();
 
-        var (_, finished) = await ReadAll(waiting);
+        var (_, finished) = await EngineOutput.ReadAll(waiting);
         Assert.Equal(FinishReason.Cancelled, finished.Reason);
         Assert.Equal(0, finished.CompletionTokens);
-        await ReadAll(first);
+        await EngineOutput.ReadAll(first);
         Assert.DoesNotContain(executor.Batches.SelectMany(b => b), t => t.Token == 'z');
     }
 

@@ -13,19 +13,6 @@ public class PrefixCachingEngineTests
 
     private static int[] WithSuffix(int[] prefix, string suffix) => [.. prefix, .. suffix.Select(c => (int)c)];
 
-    private static async Task<(string Text, GenerationFinished Finished)> ReadAll(ChannelReader<GenerationEvent> events)
-    {
-        var text = "";
-        GenerationFinished? finished = null;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await foreach (var item in events.ReadAllAsync(timeout.Token))
-        {
-            if (item is TextDelta delta) text += delta.Text;
-            if (item is GenerationFinished done) finished = done;
-        }
-        return (text, finished!);
-    }
-
     private static InferenceEngine NewEngine(FakeExecutor executor, bool caching = true) =>
         new(executor, new FakeTokenizer(), new EngineOptions { PrefixCaching = caching }, NullLogger<InferenceEngine>.Instance);
 
@@ -34,9 +21,9 @@ public class PrefixCachingEngineTests
     {
         var executor = new FakeExecutor(new ModelLimits(1024, 512, 4, 64));
         using var engine = NewEngine(executor);
-        var cold = await ReadAll(engine.Submit(Request("cold", SystemPrompt, 8), CancellationToken.None));
+        var cold = await EngineOutput.ReadAll(engine.Submit(Request("cold", SystemPrompt, 8), CancellationToken.None));
         var batchesBefore = executor.Batches.Count;
-        var warm = await ReadAll(engine.Submit(Request("warm", SystemPrompt, 8), CancellationToken.None));
+        var warm = await EngineOutput.ReadAll(engine.Submit(Request("warm", SystemPrompt, 8), CancellationToken.None));
 
         Assert.Equal(cold.Text, warm.Text);
         Assert.Equal(0, cold.Finished.CachedPromptTokens);
@@ -51,9 +38,9 @@ public class PrefixCachingEngineTests
         var executor = new FakeExecutor(new ModelLimits(1024, 512, 4, 64));
         using var engine = NewEngine(executor);
         var turn1 = WithSuffix(SystemPrompt, "hi");
-        var (answer, _) = await ReadAll(engine.Submit(Request("t1", turn1, 6), CancellationToken.None));
+        var (answer, _) = await EngineOutput.ReadAll(engine.Submit(Request("t1", turn1, 6), CancellationToken.None));
         var turn2 = WithSuffix(WithSuffix(turn1, answer), "more");
-        var (_, finished) = await ReadAll(engine.Submit(Request("t2", turn2, 4), CancellationToken.None));
+        var (_, finished) = await EngineOutput.ReadAll(engine.Submit(Request("t2", turn2, 4), CancellationToken.None));
 
         // The answer's last token was sampled but never fed back, so it is the only part not cached.
         Assert.Equal(turn1.Length + answer.Length - 1, finished.CachedPromptTokens);
@@ -65,7 +52,7 @@ public class PrefixCachingEngineTests
         var executor = new FakeExecutor(new ModelLimits(2048, 512, 8, 512));
         using var engine = NewEngine(executor);
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
-            ReadAll(engine.Submit(Request($"r{i}", WithSuffix(SystemPrompt, $"user {i}"), 10), CancellationToken.None))));
+            EngineOutput.ReadAll(engine.Submit(Request($"r{i}", WithSuffix(SystemPrompt, $"user {i}"), 10), CancellationToken.None))));
 
         var prefillTokens = executor.Batches.SelectMany(b => b).Count(t => t.Position < SystemPrompt.Length);
         Assert.Equal(SystemPrompt.Length, prefillTokens);
@@ -80,9 +67,9 @@ public class PrefixCachingEngineTests
     {
         var executor = new FakeExecutor(new ModelLimits(1024, 512, 4, 64));
         using var engine = NewEngine(executor);
-        await ReadAll(engine.Submit(Request("a", SystemPrompt, 4, key: "tenant-a"), CancellationToken.None));
-        var (_, other) = await ReadAll(engine.Submit(Request("b", SystemPrompt, 4, key: "tenant-b"), CancellationToken.None));
-        var (_, same) = await ReadAll(engine.Submit(Request("c", SystemPrompt, 4, key: "tenant-a"), CancellationToken.None));
+        await EngineOutput.ReadAll(engine.Submit(Request("a", SystemPrompt, 4, key: "tenant-a"), CancellationToken.None));
+        var (_, other) = await EngineOutput.ReadAll(engine.Submit(Request("b", SystemPrompt, 4, key: "tenant-b"), CancellationToken.None));
+        var (_, same) = await EngineOutput.ReadAll(engine.Submit(Request("c", SystemPrompt, 4, key: "tenant-a"), CancellationToken.None));
 
         Assert.Equal(0, other.CachedPromptTokens);
         Assert.Equal(99, same.CachedPromptTokens);
@@ -94,7 +81,7 @@ public class PrefixCachingEngineTests
         var executor = new FakeExecutor(new ModelLimits(300, 300, 4, 64));
         using var engine = NewEngine(executor);
         var prompts = Enumerable.Range(0, 30).Select(i => Enumerable.Range(0, 60).Select(j => 1000 + i * 100 + j).ToArray()).ToList();
-        var results = await Task.WhenAll(prompts.Select((p, i) => ReadAll(engine.Submit(Request($"p{i}", p, 20), CancellationToken.None))));
+        var results = await Task.WhenAll(prompts.Select((p, i) => EngineOutput.ReadAll(engine.Submit(Request($"p{i}", p, 20), CancellationToken.None))));
 
         Assert.All(results, r => Assert.Equal(20, r.Finished.CompletionTokens));
         Assert.True(engine.Snapshot.PrefixCache.Evictions > 0);
@@ -107,7 +94,7 @@ public class PrefixCachingEngineTests
     {
         var executor = new FakeExecutor(new ModelLimits(1024, 512, 4, 64));
         using var engine = NewEngine(executor);
-        var alone = await ReadAll(engine.Submit(Request("reference", WithSuffix(SystemPrompt, "x"), 30), CancellationToken.None));
+        var alone = await EngineOutput.ReadAll(engine.Submit(Request("reference", WithSuffix(SystemPrompt, "x"), 30), CancellationToken.None));
         using var engineForPair = NewEngine(executor = new FakeExecutor(new ModelLimits(1024, 512, 4, 64)));
 
         using var cancel = new CancellationTokenSource();
@@ -116,8 +103,8 @@ public class PrefixCachingEngineTests
         var second = engineForPair.Submit(Request("second", WithSuffix(SystemPrompt, "x"), 30), CancellationToken.None);
         cancel.Cancel();
 
-        var (_, cancelled) = await ReadAll(first);
-        var survivor = await ReadAll(second);
+        var (_, cancelled) = await EngineOutput.ReadAll(first);
+        var survivor = await EngineOutput.ReadAll(second);
         Assert.Equal(alone.Text, survivor.Text);
         Assert.True(survivor.Finished.CachedPromptTokens >= SystemPrompt.Length);
         Assert.Equal(engineForPair.Snapshot.PrefixCache.CachedCells, executor.Kv.CellsInUse);
@@ -128,8 +115,8 @@ public class PrefixCachingEngineTests
     {
         var executor = new FakeExecutor(new ModelLimits(1024, 512, 4, 64));
         using var engine = NewEngine(executor, caching: false);
-        await ReadAll(engine.Submit(Request("1", SystemPrompt, 4), CancellationToken.None));
-        var (_, finished) = await ReadAll(engine.Submit(Request("2", SystemPrompt, 4), CancellationToken.None));
+        await EngineOutput.ReadAll(engine.Submit(Request("1", SystemPrompt, 4), CancellationToken.None));
+        var (_, finished) = await EngineOutput.ReadAll(engine.Submit(Request("2", SystemPrompt, 4), CancellationToken.None));
 
         Assert.Equal(0, finished.CachedPromptTokens);
         Assert.Equal(0, executor.Kv.CellsInUse);

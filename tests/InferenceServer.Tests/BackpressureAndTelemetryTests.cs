@@ -130,7 +130,7 @@ public class BackpressureAndTelemetryTests(BusyServerFixture server)
     [Fact]
     public async Task Metrics_move_as_requests_run()
     {
-        var tokens = await Metric("inferenceserver_generation_tokens_total");
+        var tokens = await Metric("inferenceserver_generated_tokens_total");
         var prompts = await Metric("inferenceserver_prompt_tokens_total");
         var ttft = await Metric("inferenceserver_time_to_first_token_seconds_count");
         var finishedByLength = await Metric("inferenceserver_requests_total", "finish_reason=\"length\"");
@@ -140,7 +140,7 @@ public class BackpressureAndTelemetryTests(BusyServerFixture server)
         {
             var running = server.Http.PostAsJsonAsync("v1/completions", Completion(7));
             await WaitUntil(() => server.Model.Engine.Snapshot.Running == 1, "the request runs");
-            Assert.True(await Metric("inferenceserver_requests_running") >= 1);
+            Assert.True(await Metric("inferenceserver_running_sequences") >= 1);
             Assert.True(await Metric("inferenceserver_kv_cells_used") > 0);
             server.Gate.Open();
             (await running).EnsureSuccessStatusCode();
@@ -150,15 +150,15 @@ public class BackpressureAndTelemetryTests(BusyServerFixture server)
             server.Gate.Open();
         }
 
-        Assert.True(await Metric("inferenceserver_generation_tokens_total") >= tokens + 7);
+        Assert.True(await Metric("inferenceserver_generated_tokens_total") >= tokens + 7);
         Assert.True(await Metric("inferenceserver_prompt_tokens_total") > prompts);
         Assert.True(await Metric("inferenceserver_time_to_first_token_seconds_count") > ttft);
         await WaitUntil(() => Metric("inferenceserver_requests_total", "finish_reason=\"length\"").Result > finishedByLength, "the request is counted");
         var text = await server.Http.GetStringAsync("metrics");
         foreach (var name in new[]
                  {
-                     "inferenceserver_requests_waiting", "inferenceserver_kv_cells_total", "inferenceserver_prefix_cache_queries_total",
-                     "inferenceserver_prefix_cache_hits_total", "inferenceserver_inter_token_latency_seconds_bucket",
+                     "inferenceserver_queue_length", "inferenceserver_kv_cells_total", "inferenceserver_prefix_cache_query_tokens_total",
+                     "inferenceserver_prefix_cache_hit_tokens_total", "inferenceserver_inter_token_latency_seconds_bucket",
                      "inferenceserver_e2e_request_latency_seconds_bucket", "inferenceserver_request_queue_time_seconds_bucket",
                  })
             Assert.Contains(name, text);

@@ -44,8 +44,9 @@ public class ChatCompletionsTests(ServerFixture server)
         Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
         Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
         Assert.Equal(12, completion.Usage.OutputTokenCount);
-        var prompt = server.Model.ChatRenderer.Render(
-            [new("system", "You tell stories."), new("user", "Tell me a story about a dog.")], addGenerationPrompt: true);
+        var prompt = server.Model.ChatRenderer.Render(new InferenceServer.Engine.ChatConversation(
+            [new System.Text.Json.Nodes.JsonObject { ["role"] = "system", ["content"] = "You tell stories." },
+             new System.Text.Json.Nodes.JsonObject { ["role"] = "user", ["content"] = "Tell me a story about a dog." }], null, AddGenerationPrompt: true));
         Assert.Equal(server.Model.Tokenizer.Tokenize(prompt, true, true).Length, completion.Usage.InputTokenCount);
         Assert.Equal(completion.Usage.InputTokenCount + 12, completion.Usage.TotalTokenCount);
         Assert.StartsWith("chatcmpl-", completion.Id);

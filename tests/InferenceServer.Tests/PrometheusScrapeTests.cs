@@ -59,7 +59,7 @@ public class PrometheusScrapeTests(BusyServerFixture server)
                 await Task.Delay(250);
                 try
                 {
-                    var answer = JsonNode.Parse(await api.GetStringAsync("api/v1/query?query=sum(inferenceserver_generation_tokens_total)"))!;
+                    var answer = JsonNode.Parse(await api.GetStringAsync("api/v1/query?query=sum(inferenceserver_generated_tokens_total)"))!;
                     if (answer["data"]!["result"]!.AsArray() is [{ } series]) tokens = double.Parse((string)series["value"]![1]!, System.Globalization.CultureInfo.InvariantCulture);
                 }
                 catch (HttpRequestException)

@@ -1,58 +1,95 @@
 using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.Json.Nodes;
 using InferenceServer.Engine;
+using InferenceServer.ToolCalls;
 
 namespace InferenceServer.Api;
 
-/// <summary>POST /v1/chat/completions: OpenAI chat completions, whole or streamed as SSE.</summary>
+/// <summary>POST /v1/chat/completions: OpenAI chat completions, whole or streamed as SSE, with tool calling.</summary>
 internal static class ChatCompletionsEndpoint
 {
-    private static readonly string[] Roles = ["system", "developer", "user", "assistant"];
-
     public static async Task<IResult> HandleAsync(HttpContext http, ModelHost host, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
         var model = Generation.RequireModel(host, reader);
-        var turns = ReadMessages(reader);
-        http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(turns.Count);
-        var settings = GenerationSettings.Read(reader, "max_completion_tokens");
+        var input = ChatInput.Read(reader);
+        http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
+        var settings = GenerationSettings.Read(reader, "max_completion_tokens", toolsServed: true);
 
-        var prompt = model.ChatRenderer.Render(turns, addGenerationPrompt: true);
+        var prompt = input.Render(model.ChatRenderer);
+        var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
+        if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
+            settings = settings with { Sampling = settings.Sampling with { Grammar = grammar } };
         var tokens = Generation.Tokenize(model, prompt, "messages");
         var id = Generation.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, tokens, model.Engine.MaxSequenceTokens, "messages");
         var events = Generation.Submit(http, model, settings, request, aborted);
         await Generation.AwaitStartAsync([events], aborted);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var output = new OutputShape(syntax, input.Tools.Parallel);
 
         if (settings.Stream)
-            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(StreamAsync(id, created, model.Id, events, settings.IncludeUsage, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
+            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(StreamAsync(id, created, model.Id, events, output, settings.IncludeUsage, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
 
         var result = await Generation.GatherAsync(0, events, aborted);
+        var parsed = output.Parse(result.Text);
+        var message = parsed.ToolCalls.Count == 0
+            ? new ChatMessage("assistant", result.Text)
+            : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
+                parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
         return TypedResults.Json(new ChatCompletion(id, created, model.Id,
-            [new ChatChoice(0, new ChatMessage("assistant", result.Text), Generation.FinishReasonName(result.Reason))],
+            [new ChatChoice(0, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0))],
             Usage.Of(result.PromptTokens, result.CompletionTokens, result.CachedTokens)), ApiJson.Options);
     }
 
+    /// <summary>How the output is read: plain text, or the template family's tool-call syntax (at most one call unless parallel).</summary>
+    private sealed record OutputShape(ToolCallSyntax? Syntax, bool Parallel)
+    {
+        public ParsedOutput Parse(string text) => Syntax is null ? ParsedOutput.Text(text) : Limit(Syntax.Parse(text));
+
+        private ParsedOutput Limit(ParsedOutput parsed) =>
+            Parallel || parsed.ToolCalls.Count <= 1 ? parsed : parsed with { ToolCalls = [parsed.ToolCalls[0]] };
+    }
+
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, string modelId,
-        System.Threading.Channels.ChannelReader<GenerationEvent> events, bool includeUsage, [EnumeratorCancellation] CancellationToken cancellationToken)
+        System.Threading.Channels.ChannelReader<GenerationEvent> events, OutputShape output, bool includeUsage, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string Chunk(ChatDelta delta, string? finish) =>
             ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [new ChatChunkChoice(0, delta, finish)]));
+
+        var parser = output.Syntax is null ? null : new ToolCallStreamParser(output.Syntax);
+        var calls = 0;
+        IEnumerable<string> Deltas(IReadOnlyList<ToolCallStreamEvent> items)
+        {
+            foreach (var item in items)
+            {
+                if (item is ContentEvent content)
+                {
+                    yield return Chunk(new ChatDelta(Content: content.Text), null);
+                }
+                else if (item is CallEvent call && (output.Parallel || calls == 0))
+                {
+                    // OpenAI's shape: the first delta of a call names it, the following ones carry argument text.
+                    calls++;
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
+                }
+            }
+        }
 
         yield return Chunk(new ChatDelta(Role: "assistant", Content: ""), null);
         await foreach (var (_, item) in Generation.MergeAsync([events], cancellationToken))
         {
             if (item is TextDelta delta)
             {
-                yield return Chunk(new ChatDelta(Content: delta.Text), null);
+                if (parser is null) yield return Chunk(new ChatDelta(Content: delta.Text), null);
+                else foreach (var chunk in Deltas(parser.Push(delta.Text))) yield return chunk;
             }
             else if (item is GenerationFinished done)
             {
                 if (done.Reason == FinishReason.Cancelled) yield break;
-                yield return Chunk(new ChatDelta(), Generation.FinishReasonName(done.Reason));
+                if (parser is not null) foreach (var chunk in Deltas(parser.Finish())) yield return chunk;
+                yield return Chunk(new ChatDelta(), FinishReasonName(done.Reason, calls > 0));
                 if (includeUsage)
                     yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [], Usage.Of(done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens)));
             }
@@ -60,72 +97,9 @@ internal static class ChatCompletionsEndpoint
         yield return "[DONE]";
     }
 
-    private static List<ChatTurn> ReadMessages(RequestReader reader)
-    {
-        if (reader.Get("messages") is not JsonArray messages)
-            throw reader.Get("messages") is null
-                ? RequestReader.Invalid("messages", "Missing required parameter: 'messages'.", "missing_required_parameter")
-                : RequestReader.WrongType("messages", "an array", reader.Get("messages"));
-        if (messages.Count == 0)
-            throw RequestReader.Invalid("messages", "'messages' must contain at least one message.");
+    /// <summary>A natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
+    private static string FinishReasonName(FinishReason reason, bool calledTools) =>
+        calledTools && reason == FinishReason.Stop ? "tool_calls" : Generation.FinishReasonName(reason);
 
-        var turns = new List<ChatTurn>(messages.Count);
-        for (var i = 0; i < messages.Count; i++)
-        {
-            var param = $"messages[{i}]";
-            if (messages[i] is not JsonObject message) throw RequestReader.WrongType(param, "an object", messages[i]);
-            var fields = new RequestReader(message);
-            var role = ReadField(() => fields.RequiredString("role"), param);
-            if (!Roles.Contains(role))
-            {
-                var hint = role == "tool" ? " Tool messages need tool calling, which this server does not support yet." : "";
-                throw RequestReader.Invalid($"{param}.role", $"Invalid role '{role}': expected one of {string.Join(", ", Roles)}.{hint}");
-            }
-            turns.Add(new ChatTurn(role, ReadContent(message["content"], $"{param}.content", allowMissing: role == "assistant")));
-        }
-        return turns;
-    }
-
-    /// <summary>Content is a string or an array of text parts (joined with newlines); other part types are refused.</summary>
-    private static string ReadContent(JsonNode? content, string param, bool allowMissing)
-    {
-        switch (content)
-        {
-            case null when allowMissing:
-                return "";
-            case null:
-                throw RequestReader.Invalid(param, $"Missing required parameter: '{param}'.", "missing_required_parameter");
-            case JsonValue v when v.TryGetValue(out string? text):
-                return text;
-            case JsonArray parts:
-                var joined = new StringBuilder();
-                for (var i = 0; i < parts.Count; i++)
-                {
-                    var partParam = $"{param}[{i}]";
-                    if (parts[i] is not JsonObject part) throw RequestReader.WrongType(partParam, "an object", parts[i]);
-                    var fields = new RequestReader(part);
-                    var type = ReadField(() => fields.RequiredString("type"), partParam);
-                    if (type != "text")
-                        throw RequestReader.Invalid($"{partParam}.type", $"Content parts of type '{type}' are not supported: this model reads text only.", "unsupported_content");
-                    if (joined.Length > 0) joined.Append('\n');
-                    joined.Append(ReadField(() => fields.RequiredString("text"), partParam));
-                }
-                return joined.ToString();
-            default:
-                throw RequestReader.WrongType(param, "a string or an array of content parts", content);
-        }
-    }
-
-    /// <summary>Re-reads a nested field's error so that its param names the full path (messages[2].role).</summary>
-    private static T ReadField<T>(Func<T> read, string parent)
-    {
-        try
-        {
-            return read();
-        }
-        catch (ApiException ex) when (ex.Error.Param is { } inner && !inner.StartsWith(parent, StringComparison.Ordinal))
-        {
-            throw new ApiException(ex.Error with { Param = $"{parent}.{inner}", Message = ex.Error.Message.Replace($"'{inner}'", $"'{parent}.{inner}'") });
-        }
-    }
+    private static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
 }

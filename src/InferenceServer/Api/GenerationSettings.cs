@@ -16,11 +16,14 @@ internal sealed record GenerationSettings(
     public const int MaxStopSequences = 4;
 
     /// <summary>Parameters that change the output's meaning and are not served yet: refused rather than ignored.</summary>
-    private static readonly string[] NotYetSupported = ["tools", "functions", "logprobs", "top_logprobs", "response_format", "logit_bias", "echo", "best_of", "suffix"];
+    private static readonly string[] NotYetSupported = ["functions", "logprobs", "top_logprobs", "response_format", "logit_bias", "echo", "best_of", "suffix"];
 
-    public static GenerationSettings Read(RequestReader reader, string maxTokensName)
+    /// <summary>Tool-calling parameters: read by the chat endpoint, refused elsewhere.</summary>
+    private static readonly string[] ToolParameters = ["tools", "tool_choice", "parallel_tool_calls"];
+
+    public static GenerationSettings Read(RequestReader reader, string maxTokensName, bool toolsServed = false)
     {
-        foreach (var name in NotYetSupported)
+        foreach (var name in toolsServed ? NotYetSupported : [.. NotYetSupported, .. ToolParameters])
             if (reader.Get(name) is { } value && !IsOff(value))
                 throw RequestReader.Invalid(name, $"'{name}' is not supported by this server yet.", "unsupported_parameter");
 

@@ -28,7 +28,12 @@ internal sealed record ChatChoice(
     public object? Logprobs => null;
 }
 
-internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content);
+internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<WireToolCall>? ToolCalls = null);
+
+/// <summary>A whole tool call (in a message) or one piece of it (in a delta: the first piece carries id, type and name, later ones argument text).</summary>
+internal sealed record WireToolCall(int? Index, string? Id, string? Type, WireFunctionCall Function);
+
+internal sealed record WireFunctionCall(string? Name, string? Arguments);
 
 internal sealed record ChatCompletionChunk(string Id, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices, Usage? Usage = null)
 {
@@ -46,7 +51,7 @@ internal sealed record ChatChunkChoice(
     public object? Logprobs => null;
 }
 
-internal sealed record ChatDelta(string? Role = null, string? Content = null);
+internal sealed record ChatDelta(string? Role = null, string? Content = null, IReadOnlyList<WireToolCall>? ToolCalls = null);
 
 internal sealed record TextCompletion(string Id, long Created, string Model, IReadOnlyList<TextChoice> Choices, Usage? Usage = null)
 {

@@ -78,18 +78,21 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
         var instance = Interlocked.Increment(ref _instances);
         _meter = new Meter(instance == 1 ? Name : $"{Name}.{instance}");
         _promptTokens = _meter.CreateCounter<long>("inferenceserver.prompt_tokens", description: "Prompt tokens of finished requests.");
-        _generationTokens = _meter.CreateCounter<long>("inferenceserver.generation_tokens", description: "Generated tokens.");
-        _prefixCacheQueries = _meter.CreateCounter<long>("inferenceserver.prefix_cache_queries", description: "Prompt tokens looked up in the prefix cache.");
-        _prefixCacheHits = _meter.CreateCounter<long>("inferenceserver.prefix_cache_hits", description: "Prompt tokens found in the prefix cache (not computed).");
+        _generationTokens = _meter.CreateCounter<long>("inferenceserver.generated_tokens", description: "Generated tokens.");
+        _prefixCacheQueries = _meter.CreateCounter<long>("inferenceserver.prefix_cache_query_tokens", description: "Prompt tokens looked up in the prefix cache.");
+        _prefixCacheHits = _meter.CreateCounter<long>("inferenceserver.prefix_cache_hit_tokens", description: "Prompt tokens found in the prefix cache (not computed).");
         _requests = _meter.CreateCounter<long>("inferenceserver.requests", description: "Finished /v1 requests by HTTP status and finish reason.");
         _timeToFirstToken = Seconds("inferenceserver.time_to_first_token", "From submission to the first generated token.", LatencyBuckets);
         _interTokenLatency = Seconds("inferenceserver.inter_token_latency", "Between consecutive tokens of one request.", LatencyBuckets);
         _endToEndLatency = Seconds("inferenceserver.e2e_request_latency", "From submission to the last token.", RequestBuckets);
         _queueTime = Seconds("inferenceserver.request_queue_time", "Waiting for a free sequence.", RequestBuckets);
-        _meter.CreateObservableGauge("inferenceserver.requests_running", () => Engine?.Snapshot.Running ?? 0, description: "Requests holding a sequence.");
-        _meter.CreateObservableGauge("inferenceserver.requests_waiting", () => Engine?.Snapshot.Waiting ?? 0, description: "Requests waiting for a sequence.");
+        _meter.CreateObservableGauge("inferenceserver.running_sequences", () => Engine?.Snapshot.Running ?? 0, description: "Requests holding a sequence.");
+        _meter.CreateObservableGauge("inferenceserver.queue_length", () => Engine?.Snapshot.Waiting ?? 0, description: "Requests waiting for a sequence.");
         _meter.CreateObservableGauge("inferenceserver.kv_cells_used", () => Engine?.Snapshot is { } s ? s.ReservedCells + s.PrefixCache.CachedCells : 0,
             description: "KV cells reserved by running requests or held by the prefix cache.");
+        _meter.CreateObservableGauge("inferenceserver.kv_cache_usage_ratio",
+            () => Engine?.Snapshot is { ContextCells: > 0 } s ? (double)(s.ReservedCells + s.PrefixCache.CachedCells) / s.ContextCells : 0,
+            description: "KV cells in use (reserved or cached), 0 to 1.");
         _meter.CreateObservableGauge("inferenceserver.prefix_cache_cells", () => Engine?.Snapshot.PrefixCache.CachedCells ?? 0,
             description: "KV cells held by the prefix cache (evictable).");
         _meter.CreateObservableGauge("inferenceserver.kv_cells_total", () => Engine?.Snapshot.ContextCells ?? 0, description: "KV cells of the context.");

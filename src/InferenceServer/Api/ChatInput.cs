@@ -1,0 +1,158 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using InferenceServer.Engine;
+
+namespace InferenceServer.Api;
+
+/// <summary>
+/// The part of a chat request that becomes the prompt: messages (normalised to what chat templates
+/// expect), tool settings and chat_template_kwargs. Shared by /v1/chat/completions and /apply-template.
+/// </summary>
+internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObject? TemplateKwargs)
+{
+    private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool"];
+
+    public static ChatInput Read(RequestReader reader, bool toolsServed = true) => new(
+        ReadMessages(reader),
+        toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off,
+        reader.Get("chat_template_kwargs") switch
+        {
+            null => null,
+            JsonObject kwargs => kwargs,
+            var other => throw RequestReader.WrongType("chat_template_kwargs", "an object", other),
+        });
+
+    /// <summary>Renders the prompt; a template's refusal or failure is a 400 with its message.</summary>
+    public string Render(IChatPromptRenderer renderer)
+    {
+        string prompt;
+        try
+        {
+            prompt = renderer.Render(new ChatConversation(Messages, Tools.TemplateTools, AddGenerationPrompt: true, TemplateKwargs));
+        }
+        catch (ChatTemplateException ex)
+        {
+            throw RequestReader.Invalid("messages", ex.Message, "chat_template_error");
+        }
+        Tools.CheckRendered(renderer, prompt);
+        return prompt;
+    }
+
+    private static JsonArray ReadMessages(RequestReader reader)
+    {
+        if (reader.Get("messages") is not JsonArray messages)
+            throw reader.Get("messages") is null
+                ? RequestReader.Invalid("messages", "Missing required parameter: 'messages'.", "missing_required_parameter")
+                : RequestReader.WrongType("messages", "an array", reader.Get("messages"));
+        if (messages.Count == 0)
+            throw RequestReader.Invalid("messages", "'messages' must contain at least one message.");
+
+        var normalised = new JsonArray();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var param = $"messages[{i}]";
+            if (messages[i] is not JsonObject message) throw RequestReader.WrongType(param, "an object", messages[i]);
+            var fields = new RequestReader(message);
+            var role = ReadField(() => fields.RequiredString("role"), param);
+            if (!Roles.Contains(role))
+                throw RequestReader.Invalid($"{param}.role", $"Invalid role '{role}': expected one of {string.Join(", ", Roles)}.");
+
+            var toolCalls = role == "assistant" ? ReadToolCalls(message["tool_calls"], $"{param}.tool_calls") : null;
+            var output = new JsonObject
+            {
+                ["role"] = role,
+                ["content"] = ReadContent(message["content"], $"{param}.content", allowMissing: role == "assistant"),
+            };
+            if (ReadField(() => fields.OptionalString("name"), param) is { } name) output["name"] = name;
+            if (toolCalls is not null) output["tool_calls"] = toolCalls;
+            if (role == "tool") output["tool_call_id"] = ReadField(() => fields.RequiredString("tool_call_id"), param);
+            normalised.Add(output);
+        }
+        return normalised;
+    }
+
+    /// <summary>
+    /// An assistant's earlier calls. OpenAI sends arguments as JSON text; chat templates expect an object
+    /// (Qwen, Hermes and Llama templates write <c>arguments | tojson</c>), so text holding an object becomes one.
+    /// </summary>
+    private static JsonArray? ReadToolCalls(JsonNode? node, string param)
+    {
+        if (node is null) return null;
+        if (node is not JsonArray calls) throw RequestReader.WrongType(param, "an array", node);
+        var result = new JsonArray();
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var callParam = $"{param}[{i}]";
+            if (calls[i] is not JsonObject call) throw RequestReader.WrongType(callParam, "an object", calls[i]);
+            if (call["function"] is not JsonObject function) throw RequestReader.WrongType($"{callParam}.function", "an object", call["function"]);
+            var fields = new RequestReader(function);
+            var name = ReadField(() => fields.RequiredString("name"), $"{callParam}.function");
+            JsonNode? arguments = function["arguments"] switch
+            {
+                null => new JsonObject(),
+                JsonValue v when v.TryGetValue(out string? text) => TryParseObject(text) ?? (JsonNode)JsonValue.Create(text),
+                JsonObject o => o.DeepClone(),
+                var other => throw RequestReader.WrongType($"{callParam}.function.arguments", "a string", other),
+            };
+            var entry = new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = name, ["arguments"] = arguments } };
+            if (new RequestReader(call).OptionalString("id") is { } id) entry["id"] = id;
+            result.Add(entry);
+        }
+        return result;
+    }
+
+    private static JsonObject? TryParseObject(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Content is a string or an array of text parts (joined with newlines); other part types are refused.</summary>
+    private static string ReadContent(JsonNode? content, string param, bool allowMissing)
+    {
+        switch (content)
+        {
+            case null when allowMissing:
+                return "";
+            case null:
+                throw RequestReader.Invalid(param, $"Missing required parameter: '{param}'.", "missing_required_parameter");
+            case JsonValue v when v.TryGetValue(out string? text):
+                return text;
+            case JsonArray parts:
+                var joined = new StringBuilder();
+                for (var i = 0; i < parts.Count; i++)
+                {
+                    var partParam = $"{param}[{i}]";
+                    if (parts[i] is not JsonObject part) throw RequestReader.WrongType(partParam, "an object", parts[i]);
+                    var fields = new RequestReader(part);
+                    var type = ReadField(() => fields.RequiredString("type"), partParam);
+                    if (type != "text")
+                        throw RequestReader.Invalid($"{partParam}.type", $"Content parts of type '{type}' are not supported: this model reads text only.", "unsupported_content");
+                    if (joined.Length > 0) joined.Append('\n');
+                    joined.Append(ReadField(() => fields.RequiredString("text"), partParam));
+                }
+                return joined.ToString();
+            default:
+                throw RequestReader.WrongType(param, "a string or an array of content parts", content);
+        }
+    }
+
+    /// <summary>Re-reads a nested field's error so that its param names the full path (messages[2].role).</summary>
+    private static T ReadField<T>(Func<T> read, string parent)
+    {
+        try
+        {
+            return read();
+        }
+        catch (ApiException ex) when (ex.Error.Param is { } inner && !inner.StartsWith(parent, StringComparison.Ordinal))
+        {
+            throw new ApiException(ex.Error with { Param = $"{parent}.{inner}", Message = ex.Error.Message.Replace($"'{inner}'", $"'{parent}.{inner}'") });
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using InferenceServer.Engine;
+using InferenceServer.StructuredOutput;
+using InferenceServer.ToolCalls;
+
+namespace InferenceServer.Api;
+
+internal enum ToolChoice { None, Auto, Required, Named }
+
+/// <summary>
+/// A chat request's tool parameters, read and checked: <c>tools</c> (functions with JSON Schema
+/// parameters), <c>tool_choice</c> and <c>parallel_tool_calls</c>, and what they mean for the prompt,
+/// the grammar and the output's parsing.
+/// </summary>
+internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<FunctionDefinition> Functions, ToolChoice Choice, string? ForcedName, bool Parallel)
+{
+    public static readonly ToolSettings Off = new(null, [], ToolChoice.None, null, true);
+
+    /// <summary>Whether the model is offered tools and its output is parsed for calls.</summary>
+    public bool Active => Functions.Count > 0 && Choice != ToolChoice.None;
+
+    /// <summary>The tools as the template should see them: none when tool_choice is "none".</summary>
+    public JsonArray? TemplateTools => Active ? Tools : null;
+
+    public static ToolSettings Read(RequestReader reader)
+    {
+        var parallel = reader.OptionalBool("parallel_tool_calls") ?? true;
+        var (tools, functions) = ReadTools(reader.Get("tools"));
+        var (choice, forced) = ReadChoice(reader.Get("tool_choice"), functions);
+        return new ToolSettings(tools, functions, choice, forced, parallel);
+    }
+
+    /// <summary>The grammar that forces a call for "required" or a named function; null otherwise.</summary>
+    public SamplingGrammar? Grammar(ToolCallSyntax syntax, IGrammarChecker checker)
+    {
+        if (!Active || Choice == ToolChoice.Auto) return null;
+        var functions = Choice == ToolChoice.Named ? Functions.Where(f => f.Name == ForcedName).ToList() : Functions;
+        string gbnf;
+        try
+        {
+            gbnf = ToolCallGrammar.Build(syntax, functions, Parallel && Choice == ToolChoice.Required);
+        }
+        catch (UnsupportedSchemaException ex)
+        {
+            throw RequestReader.Invalid("tools", $"A tool call cannot be forced for these tools: {ex.Message}", "unsupported_schema");
+        }
+        var grammar = new SamplingGrammar(gbnf);
+        return checker.FindProblem(grammar) is { } problem
+            ? throw RequestReader.Invalid("tool_choice", $"A tool call cannot be forced with this model: {problem}.", "unsupported_grammar")
+            : grammar;
+    }
+
+    /// <summary>Refuses tools the template would drop: llama-server silently ignores them, which leaves clients guessing.</summary>
+    public void CheckRendered(IChatPromptRenderer renderer, string prompt)
+    {
+        if (!Active) return;
+        if (!renderer.RendersTools)
+            throw RequestReader.Invalid("tools", $"This model's chat template ({renderer.Name}) does not render tools, so the model would never see them. " +
+                "Start the server with --chat-template FILE naming a template that renders tools, or leave 'tools' out.", "tools_not_supported");
+        if (Functions.FirstOrDefault(f => !prompt.Contains(f.Name, StringComparison.Ordinal)) is { } missing)
+            throw RequestReader.Invalid("tools", $"This model's chat template ({renderer.Name}) dropped the tool '{missing.Name}' from the prompt, so the model would never see it.", "tools_not_supported");
+    }
+
+    private static (JsonArray?, List<FunctionDefinition>) ReadTools(JsonNode? node)
+    {
+        if (node is null) return (null, []);
+        if (node is not JsonArray tools) throw RequestReader.WrongType("tools", "an array", node);
+        var functions = new List<FunctionDefinition>();
+        for (var i = 0; i < tools.Count; i++)
+        {
+            var param = $"tools[{i}]";
+            if (tools[i] is not JsonObject tool) throw RequestReader.WrongType(param, "an object", tools[i]);
+            if (tool["type"]?.GetValueKind() != System.Text.Json.JsonValueKind.String || (string)tool["type"]! != "function")
+                throw RequestReader.Invalid($"{param}.type", "Only tools of type 'function' are supported.");
+            if (tool["function"] is not JsonObject function) throw RequestReader.WrongType($"{param}.function", "an object", tool["function"]);
+            var name = new RequestReader(function).OptionalString("name");
+            if (name is null || !FunctionName().IsMatch(name))
+                throw RequestReader.Invalid($"{param}.function.name", "A function name must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.");
+            if (functions.Any(f => f.Name == name))
+                throw RequestReader.Invalid($"{param}.function.name", $"The function name '{name}' appears more than once in 'tools'.");
+            var parameters = function["parameters"];
+            if (parameters is not null and not JsonObject)
+                throw RequestReader.WrongType($"{param}.function.parameters", "a JSON Schema object", parameters);
+            functions.Add(new FunctionDefinition(name, parameters));
+        }
+        return (functions.Count == 0 ? null : tools, functions);
+    }
+
+    private static (ToolChoice, string?) ReadChoice(JsonNode? node, List<FunctionDefinition> functions)
+    {
+        var choice = node switch
+        {
+            null => (functions.Count > 0 ? ToolChoice.Auto : ToolChoice.None, null),
+            JsonValue v when v.TryGetValue(out string? s) => s switch
+            {
+                "none" => (ToolChoice.None, null),
+                "auto" => (ToolChoice.Auto, null),
+                "required" => (ToolChoice.Required, null),
+                _ => throw RequestReader.Invalid("tool_choice", $"Invalid 'tool_choice' '{s}': expected 'none', 'auto', 'required' or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}."),
+            },
+            JsonObject o when o["function"] is JsonObject f && f["name"] is JsonValue n && n.TryGetValue(out string? name) =>
+                (ToolChoice.Named, (string?)name),
+            _ => throw RequestReader.WrongType("tool_choice", "a string or {\"type\": \"function\", \"function\": {\"name\": ...}}", node),
+        };
+        if (choice.Item1 is ToolChoice.Required or ToolChoice.Named && functions.Count == 0)
+            throw RequestReader.Invalid("tool_choice", "'tool_choice' needs 'tools' to choose from.");
+        if (choice.Item1 == ToolChoice.Named && functions.All(f => f.Name != choice.Item2))
+            throw RequestReader.Invalid("tool_choice", $"'tool_choice' names the function '{choice.Item2}', which is not in 'tools'.");
+        return choice;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex FunctionName();
+}

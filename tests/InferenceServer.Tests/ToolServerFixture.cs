@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Json.Schema;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+// Collections run one after another: LLamaSharp's first native load races with llama_log_set on another
+// thread ("The library has already loaded, you can't change the configurations"), which fails a server start.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace InferenceServer.Tests;
+
+/// <summary>
+/// A real server for tool calling: stories260K-chatml (byte-fallback vocabulary, so it can spell JSON) with
+/// Qwen 2.5's real chat template from shared/chat-templates (Hermes-style &lt;tool_call&gt; tags).
+/// A story model never calls tools on its own: forced calls are what the grammar guarantees.
+/// </summary>
+public sealed class ToolServerFixture : IAsyncLifetime
+{
+    public const string ModelId = "stories260K-chatml";
+    public const string TemplateName = "Qwen-Qwen2.5-7B-Instruct";
+
+    private WebApplication? _app;
+
+    public Uri BaseUrl { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+
+    public static string TemplatePath => System.IO.Path.Combine(ChatTemplateFiles.Directory, TemplateName + ".jinja");
+
+    public OpenAI.OpenAIClient OpenAI() => new(new System.ClientModel.ApiKeyCredential("no-key-needed"), new global::OpenAI.OpenAIClientOptions
+    {
+        Endpoint = new Uri(BaseUrl, "v1"),
+        RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(0),
+        NetworkTimeout = TimeSpan.FromMinutes(2),
+    });
+
+    public async Task InitializeAsync()
+    {
+        _app = ServerApp.Build(["-m", TestModels.Path("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "2"]);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
+        Http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromMinutes(2) };
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while ((await Http.GetAsync("health")).StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The model did not load within a minute.");
+            await Task.Delay(50);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ToolServerCollection : ICollectionFixture<ToolServerFixture>
+{
+    public const string Name = "tool server";
+}
+
+internal static class ChatTemplateFiles
+{
+    public static string Directory { get; } = Find();
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = System.IO.Path.Combine(dir.FullName, "shared", "chat-templates");
+            if (System.IO.Directory.Exists(candidate)) return candidate;
+        }
+        throw new DirectoryNotFoundException("shared/chat-templates not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>An independent judge of tool arguments: JsonSchema.Net.</summary>
+internal static class SchemaCheck
+{
+    public static void AssertValid(string schemaText, string json, string context)
+    {
+        using var document = JsonDocument.Parse(json);
+        var schema = JsonSchema.FromText(schemaText, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+        var result = schema.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.True(result.IsValid, $"{context}: arguments do not validate: {json}");
+    }
+}
