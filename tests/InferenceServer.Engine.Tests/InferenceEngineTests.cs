@@ -150,9 +150,9 @@ public class InferenceEngineTests
         await Task.Delay(20);
         executor.Gate.Set();
 
-        var error = await Assert.ThrowsAsync<QueueWaitExceededException>(() => ReadAll(waiting));
+        var error = await Assert.ThrowsAsync<QueueWaitExceededException>(() => EngineOutput.ReadAll(waiting));
         Assert.Equal(TimeSpan.FromMilliseconds(1), error.Limit);
-        await ReadAll(first);
+        await EngineOutput.ReadAll(first);
         await WaitUntil(() => engine.Snapshot is { Running: 0, Waiting: 0, ReservedCells: 0 });
         Assert.DoesNotContain(executor.Batches.SelectMany(b => b), t => t.Token == 'z');
     }
