@@ -174,7 +174,21 @@ public sealed class InferenceEngine : IDisposable
         _observer.StepDecoded(plan.Batch.Count - plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0),
             plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0), _clock.GetElapsedTime(started));
         foreach (var (sequence, batchIndex) in plan.Samples)
-            Accept(sequence, sequence.Sampler!.Sample(batchIndex));
+        {
+            int token;
+            try
+            {
+                token = sequence.Sampler!.Sample(batchIndex);
+            }
+            catch (Exception ex)
+            {
+                // One request's sampler failing (a grammar with no way forward) ends that request only.
+                _logger.LogWarning(ex, "Sampling failed for request {RequestId}", sequence.Request.Id);
+                End(sequence, ex, keepInCache: false);
+                continue;
+            }
+            Accept(sequence, token);
+        }
         return true;
     }
 

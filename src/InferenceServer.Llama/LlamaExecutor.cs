@@ -44,12 +44,18 @@ internal sealed class LlamaSampler : ITokenSampler
 {
     private readonly SafeLLamaContextHandle _context;
     private readonly SafeLLamaSamplerChainHandle _chain;
+    private readonly bool _constrained;
+    private LLamaTokenData[]? _candidates;
 
     public LlamaSampler(SafeLLamaContextHandle context, SamplingParameters parameters)
     {
         _context = context;
         _chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
-        if (parameters.Grammar is { } grammar) _chain.AddGrammar(context.ModelHandle.Vocab, grammar.Gbnf, grammar.Root);
+        if (parameters.Grammar is { } grammar)
+        {
+            _chain.AddGrammar(context.ModelHandle.Vocab, grammar.Gbnf, grammar.Root);
+            _constrained = true;
+        }
         if (parameters.IsGreedy)
         {
             _chain.AddGreedySampler();
@@ -60,7 +66,30 @@ internal sealed class LlamaSampler : ITokenSampler
         _chain.AddDistributionSampler(parameters.Seed);
     }
 
-    public int Sample(int batchIndex) => (int)_chain.Sample(_context, batchIndex);
+    public int Sample(int batchIndex) => _constrained ? SampleConstrained(batchIndex) : (int)_chain.Sample(_context, batchIndex);
+
+    /// <summary>
+    /// llama_sampler_sample accepts the token inside native code, and accepting a token the grammar cannot
+    /// continue with throws a C++ exception that aborts the process. So apply the chain, check that the
+    /// pick survived the grammar, and only then accept it.
+    /// </summary>
+    private int SampleConstrained(int batchIndex)
+    {
+        var logits = _context.GetLogitsIth(batchIndex);
+        var candidates = _candidates ??= new LLamaTokenData[logits.Length];
+        for (var i = 0; i < logits.Length; i++) candidates[i] = new LLamaTokenData((LLamaToken)i, logits[i], 0f);
+        LLamaToken token;
+        using (LLamaTokenDataArrayNative.Create(new LLamaTokenDataArray(candidates, false), out var native))
+        {
+            _chain.Apply(ref native);
+            var selected = native.Data[(int)native.Selected];
+            if (float.IsNegativeInfinity(selected.Logit))
+                throw new InvalidOperationException("The grammar allows no token the model can produce next; generation stopped.");
+            token = selected.ID;
+        }
+        _chain.Accept(token);
+        return (int)token;
+    }
 
     public void Dispose() => _chain.Dispose();
 }

@@ -136,7 +136,18 @@ public sealed class LlamaModel : IDisposable
     // Held in a static so the native side never calls a collected delegate.
     private static NativeLogConfig.LLamaLogCallback? _nativeLog;
 
+    private static readonly Lock NativeLogLock = new();
+
+    /// <summary>Once per process: llama.cpp has one log callback, and setting it races with the first native load.</summary>
     private static void RouteNativeLogs(ILogger logger)
+    {
+        lock (NativeLogLock)
+        {
+            if (_nativeLog is null) SetNativeLog(logger);
+        }
+    }
+
+    private static void SetNativeLog(ILogger logger)
     {
         // llama.cpp logs every tensor it loads: keep that at Debug, and its warnings and errors visible.
         _nativeLog = (level, message) =>

@@ -77,6 +77,22 @@ public class InferenceEngineTests
     }
 
     [Fact]
+    public async Task A_failing_sampler_ends_only_its_own_request()
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 4, 32),
+            (token, position) => token == 'z' ? throw new InvalidOperationException("dead end") : 'a' + (position + 1) % 26);
+        using var engine = NewEngine(executor);
+        var failing = engine.Submit(Request("zz", 5), CancellationToken.None);
+        var healthy = engine.Submit(Request("ab", 5), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => EngineOutput.ReadAll(failing));
+        Assert.Equal("dead end", error.Message);
+        var (text, finished) = await EngineOutput.ReadAll(healthy);
+        Assert.Equal("cdefg", text);
+        Assert.Equal(FinishReason.Length, finished.Reason);
+    }
+
+    [Fact]
     public async Task A_stop_sequence_ends_generation_and_is_not_emitted()
     {
         using var engine = NewEngine(new FakeExecutor(new ModelLimits(256, 256, 2, 32)));
