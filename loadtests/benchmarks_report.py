@@ -80,14 +80,18 @@ if on and off:
 
 on, off = load("cache-on-multi-turn"), load("cache-off-multi-turn")
 if on and off:
-    w("## Prefix cache: 10-turn conversations, TTFT p50 by turn (ms), synthetic 125M\n")
-    w("| turn | " + " | ".join(str(t) for t in range(1, 11)) + " |")
-    w("| --- |" + " --- |" * 10)
+    w("## Prefix cache: multi-turn conversations, TTFT p50 by turn (ms), synthetic 125M\n")
+    tables = {}
     for label, data in (("cache on", on), ("cache off", off)):
         by_turn = {}
         for r in data["requests"][0]:
             if r["ok"]: by_turn.setdefault(r["turn"], []).append(r["ttft_ms"])
-        w(f"| {label} | " + " | ".join(f"{p50(by_turn.get(t, [])):.0f}" for t in sorted(by_turn)) + " |")
+        tables[label] = by_turn
+    turns = sorted(set(tables["cache on"]) & set(tables["cache off"]))
+    w("| turn | " + " | ".join(str(t + 1) for t in turns) + " |")
+    w("| --- |" + " --- |" * len(turns))
+    for label, by_turn in tables.items():
+        w(f"| {label} | " + " | ".join(f"{p50(by_turn[t]):.0f}" for t in turns) + " |")
     w("")
 
 mixed = load("synthetic125m-mixed")

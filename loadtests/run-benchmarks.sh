@@ -12,6 +12,7 @@ models_dir=${BENCH_MODELS:-$HOME/.cache/inferenceserver-bench}
 shared_models=$(cd .. && pwd)/shared/models
 out=docs/bench
 port=18080
+server_log=$(mktemp)
 mkdir -p "$out" "$models_dir"
 rm -f "$out"/*.md "$out"/*.json
 
@@ -32,16 +33,16 @@ tiny=$shared_models/TinyStories-656K-Q8_0.gguf
 server_pid=
 start_server() { # model, extra flags...
   local model=$1; shift
-  dotnet "$server_dll" -m "$model" --port $port -np 32 -t "$(nproc)" "$@" >"$out/server.log" 2>&1 &
+  dotnet "$server_dll" -m "$model" --port $port -np 32 -t "$(nproc)" "$@" >"$server_log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 600); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
-    kill -0 $server_pid 2>/dev/null || { cat "$out/server.log"; return 1; }
+    kill -0 $server_pid 2>/dev/null || { cat "$server_log"; return 1; }
     sleep 0.2
   done
   echo "server did not become healthy"; return 1
 }
-stop_server() { kill -INT $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; }
+stop_server() { kill -TERM $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; }
 trap stop_server EXIT
 
 loadgen() { # section name, loadgen flags...
