@@ -42,6 +42,12 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>Flags beyond the defaults (later flags win), for fixtures that serve in another mode.</summary>
     protected virtual string[] ExtraArgs => [];
 
+    /// <summary>
+    /// The server's flags. One thread: llama.cpp's spinning thread barrier slows to a crawl when other test
+    /// assemblies compete for the two cores, and a single thread makes steady progress at its share of the CPU.
+    /// </summary>
+    protected virtual string[] Args => ["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "1", .. ExtraArgs];
+
     /// <summary>Adds or replaces services before the server is built.</summary>
     protected virtual void Configure(WebApplicationBuilder builder)
     {
@@ -58,9 +64,7 @@ public class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // One thread: llama.cpp's spinning thread barrier slows to a crawl when other test assemblies
-        // compete for the two cores, and a single thread makes steady progress at its share of the CPU.
-        _app = ServerApp.Build(["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "1", .. ExtraArgs], Configure);
+        _app = ServerApp.Build(Args, Configure);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");

@@ -16,49 +16,15 @@ namespace InferenceServer.Tests;
 /// Qwen 2.5's real chat template from shared/chat-templates (Hermes-style &lt;tool_call&gt; tags).
 /// A story model never calls tools on its own: forced calls are what the grammar guarantees.
 /// </summary>
-public sealed class ToolServerFixture : IAsyncLifetime
+public sealed class ToolServerFixture : ServerFixture
 {
-    public const string ModelId = "stories260K-chatml";
+    public new const string ModelId = "stories260K-chatml";
     public const string TemplateName = "Qwen-Qwen2.5-7B-Instruct";
-
-    private WebApplication? _app;
-
-    public Uri BaseUrl { get; private set; } = null!;
-    public HttpClient Http { get; private set; } = null!;
 
     public static string TemplatePath => System.IO.Path.Combine(ChatTemplateFiles.Directory, TemplateName + ".jinja");
 
-    public OpenAI.OpenAIClient OpenAI() => new(new System.ClientModel.ApiKeyCredential("no-key-needed"), new global::OpenAI.OpenAIClientOptions
-    {
-        Endpoint = new Uri(BaseUrl, "v1"),
-        RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(0),
-        NetworkTimeout = TimeSpan.FromMinutes(2),
-    });
-
-    public async Task InitializeAsync()
-    {
-        _app = ServerApp.Build(["-m", TestModels.Path("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "2"]);
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
-        Http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromMinutes(2) };
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        while ((await Http.GetAsync("health")).StatusCode != System.Net.HttpStatusCode.OK)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("The model did not load within a minute.");
-            await Task.Delay(50);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
+    protected override string[] Args =>
+        ["-m", TestModels.Path("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "1"];
 }
 
 [CollectionDefinition(Name)]
