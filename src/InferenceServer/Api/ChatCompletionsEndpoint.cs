@@ -14,12 +14,16 @@ internal static class ChatCompletionsEndpoint
         var model = Generation.RequireModel(host, reader);
         var input = ChatInput.Read(reader);
         http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
-        var settings = GenerationSettings.Read(reader, "max_completion_tokens", toolsServed: true);
+        var settings = GenerationSettings.Read(reader, "max_completion_tokens", toolsServed: true).WithResponseFormat(reader, model.Grammars);
 
         var prompt = input.Render(model.ChatRenderer);
         var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
         if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
+        {
+            if (settings.Sampling.Grammar is not null)
+                throw RequestReader.Invalid("response_format", "A response format cannot be combined with a forced tool call.");
             settings = settings with { Sampling = settings.Sampling with { Grammar = grammar } };
+        }
         var tokens = Generation.Tokenize(model, prompt, "messages");
         var id = Generation.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, tokens, model.Engine.MaxSequenceTokens, "messages");

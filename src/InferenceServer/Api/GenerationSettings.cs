@@ -16,7 +16,7 @@ internal sealed record GenerationSettings(
     public const int MaxStopSequences = 4;
 
     /// <summary>Parameters that change the output's meaning and are not served yet: refused rather than ignored.</summary>
-    private static readonly string[] NotYetSupported = ["functions", "logprobs", "top_logprobs", "response_format", "logit_bias", "echo", "best_of", "suffix"];
+    private static readonly string[] NotYetSupported = ["functions", "logprobs", "top_logprobs", "logit_bias", "echo", "best_of", "suffix"];
 
     /// <summary>Tool-calling parameters: read by the chat endpoint, refused elsewhere.</summary>
     private static readonly string[] ToolParameters = ["tools", "tool_choice", "parallel_tool_calls"];
@@ -63,6 +63,10 @@ internal sealed record GenerationSettings(
             // Extension (vLLM, llama-server): keep generating past end-of-sequence, for benchmarks.
             reader.OptionalBool("ignore_eos") ?? false);
     }
+
+    /// <summary>Adds the grammar of <c>response_format</c> or <c>grammar</c>, if the request has one.</summary>
+    public GenerationSettings WithResponseFormat(RequestReader reader, IGrammarChecker checker) =>
+        ResponseFormat.Read(reader, checker) is { } grammar ? this with { Sampling = Sampling with { Grammar = grammar } } : this;
 
     /// <summary>Checks the prompt against the context and builds the engine request.</summary>
     public GenerationRequest ToEngineRequest(string id, int[] promptTokens, int maxSequenceTokens, string promptParam)
