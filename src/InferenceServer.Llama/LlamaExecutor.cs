@@ -56,12 +56,20 @@ internal sealed class LlamaSampler : ITokenSampler
             _chain.AddGrammar(context.ModelHandle.Vocab, grammar.Gbnf, grammar.Root);
             _constrained = true;
         }
+        // llama.cpp's usual order: biases and penalties on the raw logits, then truncation, temperature, draw.
+        if (parameters.LogitBias is { Count: > 0 } biases)
+            _chain.AddLogitBias(context.ModelHandle.Vocab.Count,
+                biases.Select(b => new LLamaLogitBias { Token = (LLamaToken)b.Key, Bias = b.Value }).ToArray());
+        if (parameters.HasPenalties)
+            _chain.AddPenalties(parameters.PenaltyWindow, parameters.RepetitionPenalty, parameters.FrequencyPenalty, parameters.PresencePenalty);
         if (parameters.IsGreedy)
         {
             _chain.AddGreedySampler();
             return;
         }
+        if (parameters.TopK > 0) _chain.AddTopK(parameters.TopK);
         if (parameters.TopP < 1f) _chain.AddTopP(parameters.TopP, 1);
+        if (parameters.MinP > 0f) _chain.AddMinP(parameters.MinP, 1);
         _chain.AddTemperature(parameters.Temperature);
         _chain.AddDistributionSampler(parameters.Seed);
     }

@@ -14,7 +14,7 @@ internal static class ChatCompletionsEndpoint
         var model = Generation.RequireModel(host, reader);
         var input = ChatInput.Read(reader);
         http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
-        var settings = GenerationSettings.Read(reader, "max_completion_tokens", toolsServed: true).WithResponseFormat(reader, model.Grammars);
+        var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true).WithResponseFormat(reader, model.Grammars);
 
         var prompt = input.Render(model.ChatRenderer);
         var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;

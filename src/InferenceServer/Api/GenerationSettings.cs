@@ -16,12 +16,12 @@ internal sealed record GenerationSettings(
     public const int MaxStopSequences = 4;
 
     /// <summary>Parameters that change the output's meaning and are not served yet: refused rather than ignored.</summary>
-    private static readonly string[] NotYetSupported = ["functions", "logprobs", "top_logprobs", "logit_bias", "echo", "best_of", "suffix"];
+    private static readonly string[] NotYetSupported = ["functions", "logprobs", "top_logprobs", "echo", "best_of", "suffix"];
 
     /// <summary>Tool-calling parameters: read by the chat endpoint, refused elsewhere.</summary>
     private static readonly string[] ToolParameters = ["tools", "tool_choice", "parallel_tool_calls"];
 
-    public static GenerationSettings Read(RequestReader reader, string maxTokensName, bool toolsServed = false)
+    public static GenerationSettings Read(RequestReader reader, string maxTokensName, int vocabularySize, bool toolsServed = false)
     {
         foreach (var name in toolsServed ? NotYetSupported : [.. NotYetSupported, .. ToolParameters])
             if (reader.Get(name) is { } value && !IsOff(value))
@@ -54,7 +54,15 @@ internal sealed record GenerationSettings(
 
         return new GenerationSettings(
             maxTokens is null ? null : (int)maxTokens,
-            new SamplingParameters((float)temperature, (float)topP, seed is { } s ? unchecked((uint)(s ^ (s >> 32))) : (uint)Random.Shared.Next()),
+            new SamplingParameters((float)temperature, (float)topP, seed is { } s ? unchecked((uint)(s ^ (s >> 32))) : (uint)Random.Shared.Next())
+            {
+                TopK = (int)(reader.OptionalInteger("top_k", -1, vocabularySize) is { } k and > 0 ? k : 0),
+                MinP = (float)(reader.OptionalNumber("min_p", 0, 1) ?? 0),
+                FrequencyPenalty = (float)(reader.OptionalNumber("frequency_penalty", -2, 2) ?? 0),
+                PresencePenalty = (float)(reader.OptionalNumber("presence_penalty", -2, 2) ?? 0),
+                RepetitionPenalty = (float)(reader.OptionalNumber("repetition_penalty", 0.01, 10) ?? 1),
+                LogitBias = ReadLogitBias(reader, vocabularySize),
+            },
             ReadStop(reader),
             stream,
             includeUsage,
@@ -81,6 +89,32 @@ internal sealed record GenerationSettings(
                 promptParam, "context_length_exceeded"));
         var maxNew = MaxTokens ?? maxSequenceTokens - promptTokens.Length;
         return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop, CacheIsolationKey, IgnoreEos);
+    }
+
+    /// <summary>OpenAI's logit_bias: token id (as a string key) → -100..100; -100 bans the token outright.</summary>
+    private static Dictionary<int, float>? ReadLogitBias(RequestReader reader, int vocabularySize)
+    {
+        switch (reader.Get("logit_bias"))
+        {
+            case null:
+                return null;
+            case JsonObject biases:
+                var result = new Dictionary<int, float>();
+                foreach (var (key, value) in biases)
+                {
+                    var param = $"logit_bias.{key}";
+                    if (!int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var token) || token >= vocabularySize)
+                        throw RequestReader.Invalid(param, $"'{key}' is not a token id of this model (0 to {vocabularySize - 1}).");
+                    if (value is not JsonValue number || !number.TryGetValue(out double bias))
+                        throw RequestReader.WrongType(param, "a number", value);
+                    if (bias is < -100 or > 100)
+                        throw RequestReader.Invalid(param, $"{bias} is out of range for a logit bias: expected -100 to 100.");
+                    result[token] = bias <= -100 ? float.NegativeInfinity : (float)bias;
+                }
+                return result;
+            case var other:
+                throw RequestReader.WrongType("logit_bias", "an object mapping token ids to biases", other);
+        }
     }
 
     private static IReadOnlyList<string> ReadStop(RequestReader reader)
