@@ -37,6 +37,14 @@ internal static class Generation
         request = services.GetRequiredService<Admission>().Admit(http, request, maxTokensGiven: settings.MaxTokens is not null);
         // Cached prompt prefixes are shared only among requests of one API key (and, within it, one cache_salt).
         request = request with { CacheIsolationKey = $"{RequestIdentity.Of(http).KeyId}/{request.CacheIsolationKey}" };
+        // Tracked before the engine sees it: a short request can finish before Submit returns, and its finish
+        // must find its record (a refused one is forgotten when the HTTP request completes).
+        var record = http.Features.Get<RequestRecord>();
+        if (record is not null)
+        {
+            record.Model = model.Id;
+            services.GetRequiredService<InferenceTelemetry>().Track(record, request.Id);
+        }
         ChannelReader<GenerationEvent> events;
         try
         {
@@ -46,10 +54,7 @@ internal static class Generation
         {
             throw new ApiException(ApiError.Overloaded(ex.Message));
         }
-        if (http.Features.Get<RequestRecord>() is not { } record) return events;
-        record.Model = model.Id;
-        services.GetRequiredService<InferenceTelemetry>().Track(record, request.Id);
-        return record.Completion is { } completion ? new RecordingReader(events, completion) : events;
+        return record?.Completion is { } completion ? new RecordingReader(events, completion) : events;
     }
 
     /// <summary>
