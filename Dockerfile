@@ -21,12 +21,8 @@ ARG LLAMA_CPP_COMMIT=815a2a59
 ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON"
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake git ca-certificates libgomp1 \
  && rm -rf /var/lib/apt/lists/*
-RUN git clone --depth 1 --branch "$LLAMA_CPP_TAG" https://github.com/ggml-org/llama.cpp /llama.cpp \
- && test "$(git -C /llama.cpp rev-parse --short=8 HEAD)" = "$LLAMA_CPP_COMMIT"
-RUN cmake -S /llama.cpp -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF \
-      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF $LLAMA_CMAKE_ARGS \
- && cmake --build /build -j"$(nproc)" \
- && mkdir -p /natives && cp -a /build/bin/*.so* /natives/
+COPY deploy/build-llama-natives.sh /usr/local/bin/
+RUN build-llama-natives.sh "$LLAMA_CPP_TAG" "$LLAMA_CPP_COMMIT" $LLAMA_CMAKE_ARGS
 
 FROM nvidia/cuda:12.8.1-devel-ubuntu24.04 AS natives-cuda12
 ARG LLAMA_CPP_TAG=b10221
@@ -34,12 +30,8 @@ ARG LLAMA_CPP_COMMIT=815a2a59
 ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=ON -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON"
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake git ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-RUN git clone --depth 1 --branch "$LLAMA_CPP_TAG" https://github.com/ggml-org/llama.cpp /llama.cpp \
- && test "$(git -C /llama.cpp rev-parse --short=8 HEAD)" = "$LLAMA_CPP_COMMIT"
-RUN cmake -S /llama.cpp -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF \
-      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF $LLAMA_CMAKE_ARGS \
- && cmake --build /build -j"$(nproc)" \
- && mkdir -p /natives && cp -a /build/bin/*.so* /natives/
+COPY deploy/build-llama-natives.sh /usr/local/bin/
+RUN build-llama-natives.sh "$LLAMA_CPP_TAG" "$LLAMA_CPP_COMMIT" $LLAMA_CMAKE_ARGS
 
 FROM natives-${VARIANT} AS natives
 

@@ -102,6 +102,7 @@ public sealed class InferenceEngine : IDisposable
         sequence.CancelRegistration = cancellationToken.Register(() =>
         {
             sequence.CancelRequested = true;
+            _cancellationPending = 1;
             Wake();
         });
         _inbox.Enqueue(sequence);
@@ -147,7 +148,12 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>One engine step: admit, schedule, decode, sample. Returns false when there was nothing to do.</summary>
     private bool Step()
     {
-        while (_inbox.TryDequeue(out var arrived)) _scheduler.Enqueue(arrived);
+        while (_inbox.TryDequeue(out var arrived))
+        {
+            _scheduler.Enqueue(arrived);
+            // Cancelled while still in the inbox, possibly after an earlier scan cleared the flag.
+            if (arrived.CancelRequested) _cancellationPending = 1;
+        }
         DropCancelled();
         foreach (var sequence in _scheduler.Admit()) Start(sequence);
         DropExpired();
@@ -234,8 +240,12 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
+    // Set by any thread that cancels a request; spares the loop a scan of every sequence on every step.
+    private int _cancellationPending;
+
     private void DropCancelled()
     {
+        if (Interlocked.Exchange(ref _cancellationPending, 0) == 0) return;
         foreach (var sequence in _scheduler.Admitted.Concat(_scheduler.Waiting).Where(s => s.CancelRequested).ToList())
             Finish(sequence, FinishReason.Cancelled);
     }
