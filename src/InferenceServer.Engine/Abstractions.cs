@@ -34,6 +34,13 @@ public interface IModelExecutor : IKvCacheOperations
     /// <summary>Decodes one batch. The i-th token with <see cref="BatchToken.WantLogits"/> can then be sampled with logits row i.</summary>
     void Decode(IReadOnlyList<BatchToken> batch);
 
+    /// <summary>
+    /// Sets the adapters every following decode runs under (the whole context: llama.cpp has no per-sequence
+    /// adapters). The engine calls it only when the set changes between steps, and holds a reference on
+    /// every adapter of the set for as long as a sequence using it runs.
+    /// </summary>
+    void ApplyAdapters(AdapterSet adapters);
+
     /// <summary>Creates the sampler one request uses for all of its tokens.</summary>
     ITokenSampler CreateSampler(SamplingParameters parameters);
 }

@@ -3,7 +3,8 @@ namespace InferenceServer.Engine;
 /// <summary>
 /// A tokenized request for the engine. Validation (lengths, vocabulary) happened before it was built.
 /// Requests share cached prompt KV only when their <see cref="CacheIsolationKey"/> is equal, so one
-/// tenant cannot learn another's prompts from cache-hit timing.
+/// tenant cannot learn another's prompts from cache-hit timing. <see cref="Adapters"/> are the LoRA adapters
+/// it decodes under (none by default).
 /// </summary>
 public sealed record GenerationRequest(
     string Id,
@@ -12,7 +13,14 @@ public sealed record GenerationRequest(
     SamplingParameters Sampling,
     IReadOnlyList<string> StopSequences,
     string CacheIsolationKey = "",
-    bool IgnoreEndOfGeneration = false);
+    bool IgnoreEndOfGeneration = false)
+{
+    public AdapterSet Adapters { get; init; } = AdapterSet.Base;
+
+    /// <summary>Cached KV is shared only under the same isolation key and the same adapters: KV computed under
+    /// one adapter set is wrong under another.</summary>
+    internal string PrefixCacheKey => Adapters.IsBase ? CacheIsolationKey : $"{CacheIsolationKey}\nadapters:{Adapters.Key}";
+}
 
 public enum FinishReason { Stop, Length, Cancelled }
 

@@ -55,6 +55,8 @@ public sealed class InferenceEngine : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _loop;
     private int _queued;
+    // The adapters the executor's context decodes under now.
+    private AdapterSet _applied = AdapterSet.Base;
     private volatile EngineSnapshot _snapshot;
     private long _steps;
 
@@ -85,6 +87,7 @@ public sealed class InferenceEngine : IDisposable
     /// cancelling <paramref name="cancellationToken"/> frees its sequence at the next step.
     /// </summary>
     /// <exception cref="EngineOverloadedException">The wait queue is full.</exception>
+    /// <exception cref="AdapterUnloadedException">One of the request's adapters was unloaded meanwhile.</exception>
     public ChannelReader<GenerationEvent> Submit(GenerationRequest request, CancellationToken cancellationToken)
     {
         var total = request.PromptTokens.Length + request.MaxNewTokens;
@@ -95,6 +98,12 @@ public sealed class InferenceEngine : IDisposable
         {
             Interlocked.Decrement(ref _queued);
             throw new EngineOverloadedException(_options.MaxQueuedRequests);
+        }
+        // Held until End: an adapter is never freed while a request that uses it can still be decoded.
+        if (request.Adapters.TryAcquireAll() is { } unloaded)
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new AdapterUnloadedException(unloaded);
         }
 
         var channel = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -165,6 +174,11 @@ public sealed class InferenceEngine : IDisposable
         var started = _clock.GetTimestamp();
         try
         {
+            if (!plan.Adapters.Equals(_applied))
+            {
+                _executor.ApplyAdapters(plan.Adapters);
+                _applied = plan.Adapters;
+            }
             _executor.Decode(plan.Batch);
         }
         catch (Exception ex)
@@ -286,6 +300,7 @@ public sealed class InferenceEngine : IDisposable
     {
         if (sequence.Status == SequenceStatus.Waiting) Interlocked.Decrement(ref _queued);
         _scheduler.Release(sequence, keepInCache);
+        sequence.Request.Adapters.ReleaseAll();
         sequence.Sampler?.Dispose();
         sequence.CancelRegistration.Dispose();
         sequence.Output!.TryComplete(error);

@@ -2,8 +2,9 @@ using System.Diagnostics;
 
 namespace InferenceServer.Engine;
 
-/// <summary>The tokens of one decode and which sequences sample from which logits row afterwards.</summary>
-internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(Sequence Sequence, int BatchIndex)> Samples, IReadOnlyList<Sequence> Prefilled)
+/// <summary>The tokens of one decode, the adapters it runs under, and which sequences sample from which logits row afterwards.</summary>
+internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(Sequence Sequence, int BatchIndex)> Samples, IReadOnlyList<Sequence> Prefilled,
+    AdapterSet Adapters)
 {
     public bool IsEmpty => Batch.Count == 0;
 }
@@ -21,9 +22,18 @@ public sealed record PrefixCacheStats(long QueriedTokens, long HitTokens, long E
 /// - Cells held by the prefix cache plus cells reserved by admitted sequences never exceed ContextCells,
 ///   so a decode never runs out of KV. A sequence reserves its prompt plus every token it may generate,
 ///   less what it shares through the cache.
-/// - Admission is FIFO: a waiting request is never overtaken by a later one (no starvation).
-/// - Every step feeds the pending token of every decoding sequence before any prompt chunk, so running
-///   streams advance every step; prompt chunks fill what is left of the token budget, oldest first.
+/// - Admission is FIFO: a waiting request is never overtaken by a later one (no starvation). Admission
+///   ignores adapters: every adapter set draws from the same slots and cells.
+/// - A step decodes the sequences of ONE adapter set (a group): llama.cpp applies adapters to the whole
+///   context, not to one sequence. The group served longest ago goes next (ties: the one holding the
+///   oldest admitted sequence), so with G groups running every group advances at least once in G steps,
+///   and requests with the same set batch together. With one group (the usual case: no adapters) every
+///   step serves everyone.
+/// - Within the step's group, every step feeds the pending token of every decoding sequence before any
+///   prompt chunk, so running streams advance whenever their group does; prompt chunks fill what is left
+///   of the token budget, oldest first.
+/// - The prefix cache is keyed by isolation key AND adapter set: KV computed under one set is never
+///   attached to a sequence of another.
 /// - A batch never holds more than BatchTokens tokens, nor more than one chunk per sequence.
 /// - At least one prompt token is always decoded, so the first sampled token has logits: the last one,
 ///   in a later step than the rest of its prompt.
@@ -41,6 +51,9 @@ internal sealed class Scheduler
     private readonly List<Sequence> _admitted = new();
     private readonly Stack<SequenceSlot> _freeSlots = new();
     private long _clock;
+    private long _steps;
+    /// <summary>The step at which each running adapter set was last decoded; absent = not yet.</summary>
+    private readonly Dictionary<AdapterSet, long> _groupServedAt = new();
     private long _queriedTokens;
     private long _hitTokens;
 
@@ -89,7 +102,7 @@ internal sealed class Scheduler
     private bool TryAdmit(Sequence sequence)
     {
         var prompt = sequence.Request.PromptTokens;
-        var key = sequence.Request.CacheIsolationKey;
+        var key = sequence.Request.PrefixCacheKey;
         var path = _cache?.Match(key, prompt, prompt.Length - 1, _clock) ?? PrefixCache.CachePath.Empty;
         if (_cache is not null && path.Length + SharedPrefillWorthWaiting <= LongestRunningPrefill(sequence)) return false;
 
@@ -119,13 +132,13 @@ internal sealed class Scheduler
         return true;
     }
 
-    /// <summary>How much of this request's prompt a running prefill (same isolation key) shares: waiting for it beats computing it twice.</summary>
+    /// <summary>How much of this request's prompt a running prefill (same cache key) shares: waiting for it beats computing it twice.</summary>
     private int LongestRunningPrefill(Sequence waiting)
     {
         var longest = 0;
         foreach (var running in _admitted)
         {
-            if (running.Status != SequenceStatus.Prefilling || running.Request.CacheIsolationKey != waiting.Request.CacheIsolationKey) continue;
+            if (running.Status != SequenceStatus.Prefilling || running.Request.PrefixCacheKey != waiting.Request.PrefixCacheKey) continue;
             var a = running.Request.PromptTokens;
             var b = waiting.Request.PromptTokens;
             var shared = 0;
@@ -136,18 +149,22 @@ internal sealed class Scheduler
         return longest;
     }
 
-    /// <summary>Builds the next batch: one token per decoding sequence, then prompt chunks within the budget.</summary>
+    /// <summary>Builds the next batch for one adapter group: one token per decoding sequence, then prompt chunks within the budget.</summary>
     public StepPlan Schedule()
     {
         var batch = new List<BatchToken>();
         var samples = new List<(Sequence, int)>();
         var prefilled = new List<Sequence>();
+        var group = NextGroup();
+        if (group is null) return new StepPlan(batch, samples, prefilled, AdapterSet.Base);
+        _groupServedAt[group] = ++_steps;
 
         // A prompt's last token is fed like a generated one, in a step of its own after the rest of the
         // prompt: its logits then come from the same kernel whether the prefix was computed or cached.
         foreach (var sequence in _admitted)
         {
             if (batch.Count >= _limits.BatchTokens) break;
+            if (!sequence.Request.Adapters.Equals(group)) continue;
             int token;
             if (sequence.Status == SequenceStatus.Decoding)
             {
@@ -171,7 +188,7 @@ internal sealed class Scheduler
         {
             var budget = _limits.BatchTokens - batch.Count;
             if (budget <= 0) break;
-            if (sequence.Status != SequenceStatus.Prefilling) continue;
+            if (sequence.Status != SequenceStatus.Prefilling || !sequence.Request.Adapters.Equals(group)) continue;
 
             var prompt = sequence.Request.PromptTokens;
             var chunk = Math.Min(Math.Min(prompt.Length - 1 - sequence.PromptCursor, budget), _maxPrefillChunk);
@@ -185,7 +202,25 @@ internal sealed class Scheduler
             prefilled.Add(sequence);
         }
 
-        return new StepPlan(batch, samples, prefilled);
+        return new StepPlan(batch, samples, prefilled, group);
+    }
+
+    /// <summary>The adapter set to decode this step: of the running sets, the one served longest ago; null when nothing runs.</summary>
+    private AdapterSet? NextGroup()
+    {
+        AdapterSet? chosen = null;
+        var chosenAt = long.MaxValue;
+        foreach (var sequence in _admitted)
+        {
+            var set = sequence.Request.Adapters;
+            // Strictly earlier: on a tie the set of the oldest admitted sequence wins.
+            if (_groupServedAt.GetValueOrDefault(set) < chosenAt)
+            {
+                chosen = set;
+                chosenAt = _groupServedAt.GetValueOrDefault(set);
+            }
+        }
+        return chosen;
     }
 
     /// <summary>After a successful decode: the prompt chunks just computed join the prefix cache, so later requests can share them.</summary>
@@ -215,6 +250,7 @@ internal sealed class Scheduler
             _kv.Remove(sequence.Slot, 0, int.MaxValue);
             _freeSlots.Push(sequence.Slot);
             ReservedCells -= sequence.PrivateReservation;
+            if (!_admitted.Any(s => s.Request.Adapters.Equals(sequence.Request.Adapters))) _groupServedAt.Remove(sequence.Request.Adapters);
         }
         sequence.Status = SequenceStatus.Finished;
         AssertBudget();
@@ -222,7 +258,7 @@ internal sealed class Scheduler
 
     private void ShareWithCache(Sequence sequence, int length, bool keepLocked)
     {
-        var (path, moved) = _cache!.Insert(sequence.Request.CacheIsolationKey, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sequence.FedTokens)[..length], sequence.Slot, _clock);
+        var (path, moved) = _cache!.Insert(sequence.Request.PrefixCacheKey, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sequence.FedTokens)[..length], sequence.Slot, _clock);
         sequence.PrivateReservation -= moved;
         ReservedCells -= moved;
         if (!keepLocked || path.Deepest == sequence.CachePath.Deepest) return;

@@ -28,6 +28,14 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
         Kv.Decoded(batch);
     }
 
+    /// <summary>Every adapter set applied, in order.</summary>
+    public List<AdapterSet> AppliedAdapters { get; } = [];
+
+    public void ApplyAdapters(AdapterSet adapters)
+    {
+        lock (Batches) AppliedAdapters.Add(adapters);
+    }
+
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new Sampler(this);
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) => Kv.Copy(source, target, from, to);
@@ -46,6 +54,33 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
         {
         }
     }
+}
+
+/// <summary>An adapter that counts its references; <see cref="Unload"/> makes later acquisitions fail.</summary>
+internal sealed class FakeAdapter(string name) : IAdapter
+{
+    private int _references;
+    private bool _unloaded;
+
+    public string Name => name;
+    public string LoadId => name + "#1";
+    public int References => Volatile.Read(ref _references);
+
+    public bool TryAcquire()
+    {
+        if (Volatile.Read(ref _unloaded)) return false;
+        Interlocked.Increment(ref _references);
+        return true;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) < 0) throw new InvalidOperationException($"{name} released more often than acquired.");
+    }
+
+    public void Unload() => Volatile.Write(ref _unloaded, true);
+
+    public AdapterSet At(float scale) => AdapterSet.Of([new ScaledAdapter(this, scale)]);
 }
 
 internal sealed class FakeTokenizer : ITokenizer
