@@ -11,6 +11,7 @@ namespace InferenceServer.Llama;
 internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : IModelExecutor, IDisposable
 {
     private readonly LLamaBatch _batch = new();
+    private AdapterSet _applied = AdapterSet.Base;
 
     public ModelLimits Limits { get; } = limits;
 
@@ -23,6 +24,27 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
         var result = context.NativeHandle.Decode(_batch);
         if (result != DecodeResult.Ok)
             throw new InvalidOperationException($"llama_decode returned {result} for a batch of {batch.Count} tokens.");
+    }
+
+    /// <summary>
+    /// Sets the context's adapters. The context holds a reference on each applied adapter until another set
+    /// replaces it, so an adapter removed meanwhile is freed only once llama.cpp no longer points at it.
+    /// </summary>
+    public void ApplyAdapters(AdapterSet adapters)
+    {
+        var loaded = adapters.Adapters.Select(a => (Adapter: (LoadedLoraAdapter)a.Adapter, a.Scale)).ToList();
+        foreach (var (adapter, _) in loaded) adapter.AddContextReference();
+        try
+        {
+            context.NativeHandle.SetLoraAdapters(loaded.Select(a => (a.Adapter.Native, a.Scale)).ToArray());
+        }
+        catch
+        {
+            foreach (var (adapter, _) in loaded) adapter.Release();
+            throw;
+        }
+        foreach (var previous in _applied.Adapters) previous.Adapter.Release();
+        _applied = adapters;
     }
 
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new LlamaSampler(context.NativeHandle, parameters);

@@ -45,6 +45,7 @@ public sealed class LlamaModel : IDisposable
         Tokenizer = tokenizer;
         ChatRenderer = renderer;
         Grammars = new LlamaGrammarChecker(weights);
+        Adapters = new LoraAdapters(weights);
         _embeddings = new LlamaEmbeddings(weights, threads);
     }
 
@@ -57,6 +58,9 @@ public sealed class LlamaModel : IDisposable
     public ITokenizer Tokenizer { get; }
     public IChatPromptRenderer ChatRenderer { get; }
     public IGrammarChecker Grammars { get; }
+
+    /// <summary>LoRA adapters loaded for this model; requests choose among them.</summary>
+    public LoraAdapters Adapters { get; }
 
     /// <summary>Checks the file, loads the weights and creates the context. Throws <see cref="ModelLoadException"/> for an unusable file.</summary>
     public static LlamaModel Load(LlamaModelSettings settings, ILogger logger)
@@ -116,20 +120,20 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>Throws <see cref="ModelLoadException"/> unless the path is a readable file that starts like a GGUF file.</summary>
-    public static void CheckGgufFile(string path)
+    public static void CheckGgufFile(string path, string what = "Model file")
     {
         if (!File.Exists(path))
-            throw new ModelLoadException($"Model file '{path}' does not exist.");
+            throw new ModelLoadException($"{what} '{path}' does not exist.");
         Span<byte> magic = stackalloc byte[4];
         try
         {
             using var stream = File.OpenRead(path);
             if (stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) < 4 || !magic.SequenceEqual("GGUF"u8))
-                throw new ModelLoadException($"Model file '{path}' is not a GGUF file (it does not start with the GGUF magic bytes).");
+                throw new ModelLoadException($"{what} '{path}' is not a GGUF file (it does not start with the GGUF magic bytes).");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new ModelLoadException($"Model file '{path}' cannot be read: {ex.Message}", ex);
+            throw new ModelLoadException($"{what} '{path}' cannot be read: {ex.Message}", ex);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using InferenceServer.Llama;
 using InferenceServer.SyntheticModels;
 using InferenceServer.SyntheticModels.Benchmark;
 using InferenceServer.SyntheticModels.Gguf;

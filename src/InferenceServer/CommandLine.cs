@@ -34,6 +34,7 @@ internal static class CommandLine
         new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
         new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
         new(["--max-queue-wait"], "MaxQueueWaitSeconds", "SECONDS", "longest wait for a sequence before 429; 0 = no limit", "0"),
+        new(["--lora"], "Lora", "NAME=PATH[:SCALE]", "a LoRA adapter GGUF requests may choose, with its default scale (repeatable)", "none", Repeatable: true),
         new(["--api-key"], "ApiKeys", "KEY", "a key clients must send as 'Authorization: Bearer KEY' on /v1 (repeatable)", "none: open", Repeatable: true),
         new(["--api-key-file"], "ApiKeyFile", "PATH", "a file of API keys, one per line", "none"),
         new(["--rate-limit-rpm"], "RequestsPerMinute", "N", "requests per minute per API key; 0 = no limit", "0"),

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace InferenceServer;
 
 /// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars);
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars,
+    LoraAdapters Adapters);
 
 /// <summary>
 /// Loads the model in the background once the server listens (so /health can answer 503 meanwhile),
@@ -39,6 +40,7 @@ internal sealed class ModelHost(
                 settings.BatchSize, settings.MicroBatchSize, threads, KvPerSequence: settings.Deterministic, ChatTemplate: settings.ChatTemplate) { GpuLayers = settings.GpuLayers },
                 loggers.CreateLogger("InferenceServer.Llama")), stoppingToken);
             _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
+            LoadAdapters(settings, _llama.Adapters);
 
             var engine = new InferenceEngine(_llama.Executor, _llama.Tokenizer,
                 new EngineOptions
@@ -52,7 +54,7 @@ internal sealed class ModelHost(
                 },
                 loggers.CreateLogger<InferenceEngine>(), new Operations.EngineObservers([telemetry, .. observers]));
             telemetry.Engine = engine;
-            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings, _llama.Grammars);
+            _model = new ServedModel(settings.ResolvedModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), engine, _llama.Tokenizer, _llama.ChatRenderer, _llama.Embeddings, _llama.Grammars, _llama.Adapters);
             _logger.LogInformation("Model {ModelId} is ready", _model.Id);
         }
         catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
@@ -60,6 +62,24 @@ internal sealed class ModelHost(
             _logger.LogCritical("{Message}", ex.Message);
             Environment.ExitCode = 2;
             lifetime.StopApplication();
+        }
+    }
+
+    /// <summary>The --lora adapters; one that cannot be used stops the server like a bad model file.</summary>
+    private void LoadAdapters(ServerOptions settings, LoraAdapters adapters)
+    {
+        foreach (var spec in settings.Lora)
+        {
+            var (name, path, scale) = LoraSpec.Parse(spec);
+            try
+            {
+                adapters.Load(name, path, scale);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ModelLoadException($"--lora {spec}: {ex.Message}", ex);
+            }
+            _logger.LogInformation("LoRA adapter {Name} loaded from {Path} (default scale {Scale})", name, path, scale);
         }
     }
 

@@ -96,6 +96,9 @@ public static class ServerApp
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
         v1.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
+        v1.MapGet("/adapters", AdaptersEndpoint.List);
+        v1.MapPost("/adapters", AdaptersEndpoint.LoadAsync);
+        v1.MapDelete("/adapters/{name}", AdaptersEndpoint.Delete);
 
         var tokenizer = app.MapGroup("").AddEndpointFilter(ApiErrors);
         tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);
@@ -149,6 +152,20 @@ public static class ServerApp
                 throw new ArgumentException(ex.Message);
             }
         }
+        foreach (var spec in options.Lora)
+        {
+            var (_, path, _) = LoraSpec.Parse(spec);
+            try
+            {
+                Llama.LlamaModel.CheckGgufFile(path, "LoRA adapter");
+            }
+            catch (Llama.ModelLoadException ex)
+            {
+                throw new ArgumentException($"--lora {spec}: {ex.Message}");
+            }
+        }
+        if (options.Lora.Select(spec => LoraSpec.Parse(spec).Name).GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"--lora names the adapter '{twice.Key}' twice.");
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port {options.Port} is not a valid port.");
         if (options.Parallel is < 1 or > 256) throw new ArgumentException($"--parallel {options.Parallel} must be between 1 and 256.");
         if (options.ContextSize < 0) throw new ArgumentException($"--ctx-size {options.ContextSize} must not be negative.");

@@ -59,6 +59,9 @@ public sealed class ServerOptions
     /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
     public double MaxQueueWaitSeconds { get; set; }
 
+    /// <summary>LoRA adapters to load at start-up, each "NAME=PATH" or "NAME=PATH:SCALE" (SCALE: its default scale, 1 if absent).</summary>
+    public List<string> Lora { get; set; } = [];
+
     /// <summary>Keys clients must send as "Authorization: Bearer KEY" on /v1 routes; none (and no file) = open.</summary>
     public List<string> ApiKeys { get; set; } = [];
 

@@ -1,3 +1,4 @@
+using InferenceServer.Llama;
 using InferenceServer.SyntheticModels.Benchmark;
 using InferenceServer.SyntheticModels.Gguf;
 using InferenceServer.SyntheticModels.Llama;

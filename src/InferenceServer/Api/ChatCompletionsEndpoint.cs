@@ -11,7 +11,7 @@ internal static class ChatCompletionsEndpoint
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = Generation.RequireModel(host, reader);
+        var model = AdapterSelection.RequireModel(http, host, reader);
         var input = ChatInput.Read(reader);
         http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true).WithResponseFormat(reader, model.Grammars);

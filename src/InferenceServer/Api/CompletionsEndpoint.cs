@@ -14,7 +14,7 @@ internal static class CompletionsEndpoint
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = Generation.RequireModel(host, reader);
+        var model = AdapterSelection.RequireModel(http, host, reader);
         var prompts = ReadPrompts(reader);
         var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize).WithResponseFormat(reader, model.Grammars);
         // OpenAI's legacy default is 16 tokens when max_tokens is absent.

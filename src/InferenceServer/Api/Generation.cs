@@ -36,7 +36,7 @@ internal static class Generation
         var services = http.RequestServices;
         request = services.GetRequiredService<Admission>().Admit(http, request, maxTokensGiven: settings.MaxTokens is not null);
         // Cached prompt prefixes are shared only among requests of one API key (and, within it, one cache_salt).
-        request = request with { CacheIsolationKey = $"{RequestIdentity.Of(http).KeyId}/{request.CacheIsolationKey}" };
+        request = request with { CacheIsolationKey = $"{RequestIdentity.Of(http).KeyId}/{request.CacheIsolationKey}", Adapters = AdapterSelection.Of(http) };
         // Tracked before the engine sees it: a short request can finish before Submit returns, and its finish
         // must find its record (a refused one is forgotten when the HTTP request completes).
         var record = http.Features.Get<RequestRecord>();
@@ -53,6 +53,10 @@ internal static class Generation
         catch (EngineOverloadedException ex)
         {
             throw new ApiException(ApiError.Overloaded(ex.Message));
+        }
+        catch (AdapterUnloadedException ex)
+        {
+            throw new ApiException(AdapterSelection.NotFound(model.Id, ex.AdapterName, "adapters"));
         }
         return record?.Completion is { } completion ? new RecordingReader(events, completion) : events;
     }

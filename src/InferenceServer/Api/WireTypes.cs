@@ -69,7 +69,8 @@ internal sealed record TextChoice(
     public object? Logprobs => null;
 }
 
-internal sealed record ModelObject(string Id, long Created, string OwnedBy)
+/// <summary>A model, or a LoRA adapter served on one (then <paramref name="Parent"/> is the base model's id).</summary>
+internal sealed record ModelObject(string Id, long Created, string OwnedBy, string? Parent = null)
 {
     [JsonPropertyOrder(-1)]
     public string Object => "model";

@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using InferenceServer.Engine;
+using InferenceServer.Llama;
+
+namespace InferenceServer.Api;
+
+/// <summary>
+/// Which LoRA adapters a completion request decodes under: an adapter named in <c>model</c> as
+/// <c>BASE:ADAPTER</c> (at its default scale), plus the extension field
+/// <c>"adapters": [{"name": "sql", "scale": 1.0}, …]</c> (scale defaults to the adapter's own). The choice
+/// rides on the HttpContext (a feature) to <see cref="Generation.Submit"/>, which puts it on the engine request.
+/// </summary>
+internal static class AdapterSelection
+{
+    /// <summary>Most adapters stacked on one request.</summary>
+    public const int MaxStacked = 8;
+
+    /// <summary>
+    /// The served model for <c>model</c>, with the request's adapters recorded on <paramref name="http"/>.
+    /// A name that is not a model but ends in <c>:ADAPTER</c> after one names that model's adapter; the
+    /// returned model then carries the full name as its id, so responses echo what the client asked for.
+    /// </summary>
+    public static ServedModel RequireModel(HttpContext http, ModelHost host, RequestReader reader)
+    {
+        var requested = reader.RequiredString("model");
+        ServedModel model;
+        var stack = new List<ScaledAdapter>();
+        var colon = requested.LastIndexOf(':');
+        try
+        {
+            model = Generation.RequireModel(host, reader);
+        }
+        catch (ApiException ex) when (ex.Error.Status == StatusCodes.Status404NotFound && colon > 0)
+        {
+            try
+            {
+                model = Generation.RequireModel(host, new RequestReader(new JsonObject { ["model"] = requested[..colon] }));
+            }
+            catch (ApiException inner) when (inner.Error.Status == StatusCodes.Status404NotFound)
+            {
+                throw new ApiException(ApiError.ModelNotFound(requested));
+            }
+            var name = requested[(colon + 1)..];
+            var named = model.Adapters.Find(name) ?? throw new ApiException(NotFound(model.Id, name, "model"));
+            stack.Add(new ScaledAdapter(named, named.DefaultScale));
+            model = model with { Id = requested };
+        }
+
+        ReadStack(reader, model, stack);
+        http.Features.Set(AdapterSet.Of(stack));
+        return model;
+    }
+
+    /// <summary>The adapters <see cref="RequireModel"/> chose for this request; none when it was not called.</summary>
+    public static AdapterSet Of(HttpContext http) => http.Features.Get<AdapterSet>() ?? AdapterSet.Base;
+
+    public static ApiError NotFound(string modelId, string adapter, string param) =>
+        new(StatusCodes.Status404NotFound, $"The model '{modelId}' has no LoRA adapter '{adapter}'. GET /v1/adapters lists them.",
+            "invalid_request_error", param, "adapter_not_found");
+
+    private static void ReadStack(RequestReader reader, ServedModel model, List<ScaledAdapter> stack)
+    {
+        switch (reader.Get("adapters"))
+        {
+            case null:
+                return;
+            case JsonArray { Count: > MaxStacked }:
+                throw RequestReader.Invalid("adapters", $"'adapters' holds at most {MaxStacked} adapters.");
+            case JsonArray items:
+                for (var i = 0; i < items.Count; i++) stack.Add(ReadOne(items[i], $"adapters[{i}]", model, stack));
+                return;
+            case var other:
+                throw RequestReader.WrongType("adapters", "an array of {\"name\", \"scale\"} objects", other);
+        }
+    }
+
+    private static ScaledAdapter ReadOne(JsonNode? item, string param, ServedModel model, List<ScaledAdapter> stack)
+    {
+        if (item is not JsonObject fields) throw RequestReader.WrongType(param, "an object with 'name' and 'scale'", item);
+        var entry = new RequestReader(fields);
+        var name = Scoped(param, "name", () => entry.RequiredString("name"));
+        var adapter = model.Adapters.Find(name) ?? throw new ApiException(NotFound(model.Id, name, $"{param}.name"));
+        if (stack.Any(s => s.Adapter.Name == name))
+            throw RequestReader.Invalid($"{param}.name", $"The adapter '{name}' is chosen twice (in 'model' or 'adapters').");
+        var scale = (float)Scoped(param, "scale", () => entry.OptionalNumber("scale", -LoraAdapters.MaxScale, LoraAdapters.MaxScale) ?? adapter.DefaultScale);
+        return new ScaledAdapter(adapter, scale);
+    }
+
+    /// <summary>Reads a field of one entry, naming it by its path in the request (adapters[1].scale) in any error.</summary>
+    private static T Scoped<T>(string param, string field, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (ApiException ex)
+        {
+            throw new ApiException(ex.Error with { Param = $"{param}.{field}", Message = ex.Error.Message.Replace($"'{field}'", $"'{param}.{field}'") });
+        }
+    }
+}
