@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Regenerates docs/benchmarks.md and its charts (docs/bench/): throughput and latency against concurrency
 # on TinyStories-656K and a synthetic 125M model, the prefix cache on and off, mixed long/short prompts
-# under Poisson arrivals, and the server's overhead against the engine-only ceiling.
-# Usage: bash loadtests/run-benchmarks.sh [--quick]      (--quick: fewer requests, for a smoke run)
+# under Poisson arrivals, the server's overhead against the engine-only ceiling, and 16 streams spread over
+# 1, 2 and 4 LoRA adapter sets.
+# Usage: bash loadtests/run-benchmarks.sh [--quick] [--lora-only]
+#   --quick: fewer requests, for a smoke run; --lora-only: only the LoRA section (about 4 minutes), keeping the rest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-quick=${1:-}
-requests=64; [ "$quick" = "--quick" ] && requests=16
+quick=; lora_only=
+for arg in "$@"; do
+  case $arg in --quick) quick=1 ;; --lora-only) lora_only=1 ;; *) echo "unknown argument $arg"; exit 2 ;; esac
+done
+requests=64; [ -n "$quick" ] && requests=16
 models_dir=${BENCH_MODELS:-$HOME/.cache/inferenceserver-bench}
 shared_models=$(cd .. && pwd)/shared/models
 out=docs/bench
 port=18080
 server_log=$(mktemp)
 mkdir -p "$out" "$models_dir"
-rm -f "$out"/*.md "$out"/*.json
+if [ -z "$lora_only" ]; then
+  rm -f "$out"/*.md "$out"/*.json
+  git rev-parse --short HEAD >"$out/commit.txt"
+fi
 
 echo "== building (Release)"
 dotnet build -c Release InferenceServer.sln --nologo -v q >/dev/null
@@ -52,6 +60,33 @@ loadgen() { # section name, loadgen flags...
     --out "$out/$name.json" --markdown "$out/$name.md" "$@"
 }
 
+# 5. LoRA adapters (synthetic 125M, four random rank-16 adapters on attn_q/attn_v): 16 streams on the base model,
+# on one adapter (also at 4 and 8 streams: the batch sizes that 4 and 2 sets leave per step), and spread over 2 and
+# 4 adapters, where each step decodes one set's streams.
+lora_section() {
+  rm -f "$out"/lora-*.md "$out"/lora-*.json
+  git rev-parse --short HEAD >"$out/lora-commit.txt"
+  local flags=() id=synth-125m-q8_0 lora_requests=$((requests / 2))
+  for i in 1 2 3 4; do
+    local adapter=$models_dir/synth-125m-lora$i.gguf
+    [ -f "$adapter" ] || dotnet "$synth_dll" lora --base "$synthetic" --rank 16 --seed $i -o "$adapter"
+    flags+=(--lora "a$i=$adapter")
+  done
+  start_server "$synthetic" "${flags[@]}"
+  local common=(--workload random --input-len 32 --output-len 64 --requests $lora_requests)
+  loadgen lora-base "${common[@]}" --concurrency 16 --model $id
+  loadgen lora-1-set "${common[@]}" --concurrency 4,8,16 --model $id:a1
+  loadgen lora-2-sets "${common[@]}" --concurrency 16 --model $id:a1,$id:a2
+  loadgen lora-4-sets "${common[@]}" --concurrency 16 --model $id:a1,$id:a2,$id:a3,$id:a4
+  stop_server
+}
+
+if [ -n "$lora_only" ]; then
+  lora_section
+  python3 loadtests/benchmarks_report.py "$out" docs/benchmarks.md
+  exit 0
+fi
+
 # 1. Throughput and latency against concurrency.
 start_server "$tiny"
 loadgen tinystories-sweep --workload random --input-len 16 --output-len 64 --requests $requests \
@@ -82,6 +117,8 @@ stop_server
 echo "== engine-only ceiling"
 dotnet "$synth_dll" bench --model "$synthetic" --streams 1,2,4,8,16,32 --tokens 64 --threads "$(nproc)" | tee "$out/ceiling-synthetic125m.txt"
 dotnet "$synth_dll" bench --model "$tiny" --streams 1,2,4,8,16,32 --tokens 64 --threads "$(nproc)" | tee "$out/ceiling-tinystories.txt"
+
+lora_section
 
 echo "== writing docs/benchmarks.md"
 python3 loadtests/benchmarks_report.py "$out" docs/benchmarks.md

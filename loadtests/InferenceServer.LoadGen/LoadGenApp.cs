@@ -48,7 +48,7 @@ internal static class LoadGenApp
         if (model is null)
             return ExitAllFailed;
 
-        var client = new StreamingClient(http, options.BaseUrl, model, options.Endpoint, options.ApiKey, options.RequestTimeout);
+        var client = new StreamingClient(http, options.BaseUrl, model.Split(','), options.Endpoint, options.ApiKey, options.RequestTimeout);
         var runner = new LoadRunner(client);
         DateTimeOffset startedAt = DateTimeOffset.UtcNow;
         var runs = new List<LevelRun>();

@@ -14,7 +14,7 @@ internal static class CommandLine
         Target
           --base-url URL          API root (default http://127.0.0.1:8080/v1)
           --api-key KEY           sent as 'Authorization: Bearer KEY'
-          --model NAME            model id (default: first id from GET {base-url}/models)
+          --model NAME[,NAME..]   model id (default: first id from GET {base-url}/models); several: conversation i uses the (i mod n)-th
           --endpoint chat|completions   API to drive (default chat)
           --timeout DUR           per-request limit (default 5m)
           --allow-remote          permit a non-loopback host

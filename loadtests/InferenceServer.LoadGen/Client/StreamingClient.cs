@@ -11,8 +11,9 @@ namespace InferenceServer.LoadGen.Client;
 /// Sends one streaming request and times its chunks. Thread-safe: one instance serves every concurrent request.
 /// Definitions (as vLLM's benchmark): TTFT = send → first chunk with non-empty content; ITL = gap between consecutive
 /// content chunks; end-to-end = send → end of stream. Token counts come from the final usage chunk.
+/// With several models, conversation i uses models[i mod count] (e.g. one base model's LoRA adapters).
 /// </summary>
-internal sealed class StreamingClient(HttpClient http, Uri baseUrl, string model, EndpointKind endpoint, string? apiKey, TimeSpan timeout)
+internal sealed class StreamingClient(HttpClient http, Uri baseUrl, IReadOnlyList<string> models, EndpointKind endpoint, string? apiKey, TimeSpan timeout)
 {
     private const int MaxErrorBodyChars = 300;
 
@@ -29,7 +30,7 @@ internal sealed class StreamingClient(HttpClient http, Uri baseUrl, string model
         RequestFailure? failure = null;
         try
         {
-            using HttpRequestMessage message = BuildMessage(request);
+            using HttpRequestMessage message = BuildMessage(request, models[conversationId % models.Count]);
             using HttpResponseMessage response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
             if (!response.IsSuccessStatusCode)
             {
@@ -88,7 +89,7 @@ internal sealed class StreamingClient(HttpClient http, Uri baseUrl, string model
         return timing.ToRecord(conversationId, turn, sentAt, generated, usage) with { Failure = failure };
     }
 
-    private HttpRequestMessage BuildMessage(StreamingRequest request)
+    private HttpRequestMessage BuildMessage(StreamingRequest request, string model)
     {
         var body = new JsonObject
         {

@@ -57,6 +57,23 @@ public sealed class LoadGenEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Several_models_are_used_in_turn_one_per_conversation()
+    {
+        await using var server = await FakeOpenAiServer.StartAsync(new FakeServerSettings
+        {
+            FirstTokenDelay = TimeSpan.FromMilliseconds(5), InterTokenDelay = TimeSpan.FromMilliseconds(1),
+        });
+        var (exit, _, _) = await _harness.RunAsync(
+            ["--base-url", server.BaseUrl.ToString(), "--model", "base:a1,base:a2,base:a3", "--no-progress", "--warmup", "0", "--output-len", "2", "--requests", "9"]);
+
+        Assert.Equal(0, exit);
+        var models = server.Received.Select(r => r.Body["model"]!.GetValue<string>()).ToList();
+        Assert.Equal(9, models.Count);
+        Assert.All(models.GroupBy(m => m), g => Assert.Equal(3, g.Count()));
+        Assert.Equal(["base:a1", "base:a2", "base:a3"], models.Distinct().Order());
+    }
+
+    [Fact]
     public async Task Counts_errors_by_kind_http_status_broken_stream_and_timeout()
     {
         await using var server = await FakeOpenAiServer.StartAsync(new FakeServerSettings
