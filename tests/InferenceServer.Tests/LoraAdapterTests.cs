@@ -228,3 +228,22 @@ public class LoraConcurrencyTests(DeterministicLoraServerFixture server)
         Assert.All(Enumerable.Range(0, 3), p => Assert.True(Enumerable.Range(0, 4).Select(c => alone[c * 3 + p]).Distinct().Count() > 1));
     }
 }
+
+public class LoraSpecTests
+{
+    [Theory]
+    [InlineData("sql=/p/sql.gguf", "sql", "/p/sql.gguf", 1f)]
+    [InlineData("sql=/p/sql.gguf:0.8", "sql", "/p/sql.gguf", 0.8f)]
+    [InlineData("tone.v2=/p/a:b.gguf", "tone.v2", "/p/a:b.gguf", 1f)]
+    [InlineData("neg=/p/n.gguf:-1.5", "neg", "/p/n.gguf", -1.5f)]
+    public void Parses_name_path_and_default_scale(string spec, string name, string path, float scale) =>
+        Assert.Equal((name, path, scale), LoraSpec.Parse(spec));
+
+    [Theory]
+    [InlineData("/p/sql.gguf", "must be NAME=PATH")]
+    [InlineData("sql=", "must be NAME=PATH")]
+    [InlineData("a:b=/p/x.gguf", "not a valid adapter name")]
+    [InlineData("sql=/p/x.gguf:9", "not a valid adapter scale")]
+    public void Refuses_a_malformed_value_with_a_message(string spec, string reason) =>
+        Assert.Contains(reason, Assert.Throws<ArgumentException>(() => LoraSpec.Parse(spec)).Message);
+}
