@@ -117,7 +117,7 @@ if all(lora.values()):
     w("## LoRA adapters: 16 streams spread over 1, 2 and 4 adapter sets (synthetic 125M)\n")
     first = lora["base"]
     w(f"Commit `{commit_of('lora-commit.txt')}`, {first['started_at'][:10]}, {first['machine']['logical_cores']} logical cores "
-      f"({first['machine']['cpu_model']}); `bash loadtests/run-benchmarks.sh --lora-only` reruns just this section. Four random "
+      f"({first['machine']['cpu_model']}); `bash loadtests/run-benchmarks.sh --lora-only` reruns just this section (about 5 minutes). Server flags `-np 32 -t 1`. Four random "
       "rank-16 adapters (`synthmodel lora`, targets attn_q and attn_v) loaded with `--lora`; request i uses adapter i mod n "
       "(`loadgen --model ID:a1,ID:a2,…`). Each decode step runs ONE adapter set's streams (llama.cpp applies adapters to the "
       "whole context), sets taking turns.\n")

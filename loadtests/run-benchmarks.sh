@@ -62,7 +62,8 @@ loadgen() { # section name, loadgen flags...
 
 # 5. LoRA adapters (synthetic 125M, four random rank-16 adapters on attn_q/attn_v): 16 streams on the base model,
 # on one adapter (also at 4 and 8 streams: the batch sizes that 4 and 2 sets leave per step), and spread over 2 and
-# 4 adapters, where each step decodes one set's streams.
+# 4 adapters, where each step decodes one set's streams. One thread (-t 1): the section compares its own rows,
+# and one thread keeps those ratios steady when other work shares the cores (ggml's two-thread barrier spins).
 lora_section() {
   rm -f "$out"/lora-*.md "$out"/lora-*.json
   git rev-parse --short HEAD >"$out/lora-commit.txt"
@@ -72,7 +73,7 @@ lora_section() {
     [ -f "$adapter" ] || dotnet "$synth_dll" lora --base "$synthetic" --rank 16 --seed $i -o "$adapter"
     flags+=(--lora "a$i=$adapter")
   done
-  start_server "$synthetic" "${flags[@]}"
+  start_server "$synthetic" -t 1 "${flags[@]}"
   local common=(--workload random --input-len 32 --output-len 64 --requests $lora_requests)
   loadgen lora-base "${common[@]}" --concurrency 16 --model $id
   loadgen lora-1-set "${common[@]}" --concurrency 4,8,16 --model $id:a1
