@@ -62,23 +62,34 @@ loadgen() { # section name, loadgen flags...
 
 # 5. LoRA adapters (synthetic 125M, four random rank-16 adapters on attn_q/attn_v): 16 streams on the base model,
 # on one adapter (also at 4 and 8 streams: the batch sizes that 4 and 2 sets leave per step), and spread over 2 and
-# 4 adapters, where each step decodes one set's streams. One thread (-t 1): the section compares its own rows,
-# and one thread keeps those ratios steady when other work shares the cores (ggml's two-thread barrier spins).
+# 4 adapters, where each step decodes one set's streams. One thread (-t 1), and the server's CPU time per run
+# (lora-cpu.txt): on a shared machine other work stretches wall time, while CPU seconds per token stay put.
 lora_section() {
-  rm -f "$out"/lora-*.md "$out"/lora-*.json
+  rm -f "$out"/lora-*
   git rev-parse --short HEAD >"$out/lora-commit.txt"
-  local flags=() id=synth-125m-q8_0 lora_requests=$((requests / 2))
+  local flags=() id=synth-125m-q8_0 models=(synth-125m-q8_0)
   for i in 1 2 3 4; do
     local adapter=$models_dir/synth-125m-lora$i.gguf
     [ -f "$adapter" ] || dotnet "$synth_dll" lora --base "$synthetic" --rank 16 --seed $i -o "$adapter"
-    flags+=(--lora "a$i=$adapter")
+    flags+=(--lora "a$i=$adapter"); models+=("$id:a$i")
   done
   start_server "$synthetic" -t 1 "${flags[@]}"
-  local common=(--workload random --input-len 32 --output-len 64 --requests $lora_requests)
-  loadgen lora-base "${common[@]}" --concurrency 16 --model $id
-  loadgen lora-1-set "${common[@]}" --concurrency 4,8,16 --model $id:a1
-  loadgen lora-2-sets "${common[@]}" --concurrency 16 --model $id:a1,$id:a2
-  loadgen lora-4-sets "${common[@]}" --concurrency 16 --model $id:a1,$id:a2,$id:a3,$id:a4
+  for model in "${models[@]}"; do # warm-up, unmeasured
+    curl -sf "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
+      -d "{\"model\": \"$model\", \"prompt\": \"warm up\", \"max_tokens\": 8}" >/dev/null
+  done
+  lora_run() { # name, loadgen flags...
+    local name=$1; shift
+    local before; before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+    loadgen "$name" --workload random --input-len 32 --output-len 64 --requests $((requests / 2)) --warmup 0 "$@"
+    echo "$name $(awk -v b="$before" -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 - b) / hz}' "/proc/$server_pid/stat")" >>"$out/lora-cpu.txt"
+  }
+  lora_run lora-base-c16 --concurrency 16 --model $id
+  lora_run lora-1-set-c4 --concurrency 4 --model $id:a1
+  lora_run lora-1-set-c8 --concurrency 8 --model $id:a1
+  lora_run lora-1-set-c16 --concurrency 16 --model $id:a1
+  lora_run lora-2-sets-c16 --concurrency 16 --model $id:a1,$id:a2
+  lora_run lora-4-sets-c16 --concurrency 16 --model $id:a1,$id:a2,$id:a3,$id:a4
   stop_server
 }
 
