@@ -60,8 +60,8 @@ public interface ITokenizer
     /// <summary>The text of a token sequence.</summary>
     string Detokenize(IReadOnlyList<int> tokens);
 
-    /// <summary>One token's own text piece.</summary>
-    string Piece(int token);
+    /// <summary>One token's own bytes: its text in UTF-8, or one byte of a character for a byte-fallback token.</summary>
+    byte[] PieceBytes(int token);
 
     bool IsEndOfGeneration(int token);
 

@@ -221,6 +221,8 @@ public sealed class InferenceEngine : IDisposable
         sequence.Sampler = _executor.CreateSampler(sequence.Request.Sampling);
         sequence.Decoder = _tokenizer.CreateDecoder();
         sequence.Stops = new StopMatcher(sequence.Request.StopSequences);
+        // A one-token prompt has nothing to score, and no prefill step would send its (empty) scores.
+        if (sequence.Request.PromptLogprobs && sequence.PromptLength == 1) sequence.Output!.TryWrite(new PromptLogprobs([]));
     }
 
     /// <summary>Turns a sampled token into output, and ends the sequence when it is done.</summary>

@@ -67,7 +67,7 @@ internal sealed class FakeTokenizer : ITokenizer
     public bool IsEndOfGeneration(int token) => token == 0;
     public int VocabularySize => char.MaxValue + 1;
     public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
-    public string Piece(int token) => ((char)token).ToString();
+    public byte[] PieceBytes(int token) => System.Text.Encoding.UTF8.GetBytes(((char)token).ToString());
     public ITokenTextDecoder CreateDecoder() => new Decoder();
 
     private sealed class Decoder : ITokenTextDecoder
