@@ -34,6 +34,9 @@ public interface IModelExecutor : IKvCacheOperations
     /// <summary>Decodes one batch. The i-th token with <see cref="BatchToken.WantLogits"/> can then be sampled with logits row i.</summary>
     void Decode(IReadOnlyList<BatchToken> batch);
 
+    /// <summary>Logits row <paramref name="batchIndex"/> of the last decode (one value per vocabulary token), valid until the next decode.</summary>
+    ReadOnlySpan<float> Logits(int batchIndex);
+
     /// <summary>Creates the sampler one request uses for all of its tokens.</summary>
     ITokenSampler CreateSampler(SamplingParameters parameters);
 }
