@@ -35,12 +35,12 @@ function variety(text) {
 }
 
 test('top_k 1, a tiny top_p and min_p 1 are greedy at any temperature and seed', async () => {
-  const greedy = (await complete({ temperature: 0 })).text;
-  assert.notEqual((await complete({ temperature: 1.5, seed: 1 })).text, greedy, 'a hot sample should leave the greedy path');
+  const greedy = (await complete({ temperature: 0, max_tokens: 24 })).text;
+  assert.notEqual((await complete({ temperature: 1.5, seed: 1, max_tokens: 24 })).text, greedy, 'a hot sample should leave the greedy path');
   for (const seed of [1, 2]) {
-    assert.equal((await complete({ temperature: 1.5, seed, top_k: 1 })).text, greedy, `top_k 1, seed ${seed}`);
-    assert.equal((await complete({ temperature: 1.5, seed, top_p: 1e-6 })).text, greedy, `top_p 1e-6, seed ${seed}`);
-    assert.equal((await complete({ temperature: 1.5, seed, min_p: 1 })).text, greedy, `min_p 1, seed ${seed}`);
+    assert.equal((await complete({ temperature: 1.5, seed, max_tokens: 24, top_k: 1 })).text, greedy, `top_k 1, seed ${seed}`);
+    assert.equal((await complete({ temperature: 1.5, seed, max_tokens: 24, top_p: 1e-6 })).text, greedy, `top_p 1e-6, seed ${seed}`);
+    assert.equal((await complete({ temperature: 1.5, seed, max_tokens: 24, min_p: 1 })).text, greedy, `min_p 1, seed ${seed}`);
   }
 });
 
