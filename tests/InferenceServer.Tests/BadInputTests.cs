@@ -72,6 +72,8 @@ public class BadInputTests(ServerFixture server)
         Json(Text, $$"""{"model":"{{Model}}"}""", 400, "prompt");
         Json(Text, $$"""{"model":"{{Model}}","prompt":[]}""", 400, "prompt");
         Json(Text, $$"""{"model":"{{Model}}","prompt":[1,-2,3]}""", 400, "prompt[1]");
+        Json(Text, $$"""{"model":"{{Model}}","prompt":"Hi","temperature":1,"temperature":0}""", 400, null);
+        Json(Chat, $$"""{"model":"{{Model}}","messages":[{"role":"user","role":"system","content":"Hi"}]}""", 400, null);
         Json(Text, $$"""{"model":"{{Model}}","prompt":[[5],[99999999]]}""", 400, "prompt[1][0]");
         Json(Text, $$"""{"model":"{{Model}}","prompt":"Hi","logprobs":6}""", 400, "logprobs");
         Json(Text, $$"""{"model":"{{Model}}","prompt":"Hi","echo":"yes"}""", 400, "echo");
