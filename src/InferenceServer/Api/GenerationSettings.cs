@@ -64,7 +64,8 @@ internal sealed record GenerationSettings(
             maxTokens is null ? null : (int)maxTokens,
             new SamplingParameters((float)temperature, (float)topP, seed is { } s ? unchecked((uint)(s ^ (s >> 32))) : (uint)Random.Shared.Next())
             {
-                TopK = (int)(reader.OptionalInteger("top_k", -1, vocabularySize) is { } k and > 0 ? k : 0),
+                // -1 or 0 is off (vLLM, llama-server); beyond the vocabulary it keeps every token, as they do.
+                TopK = (int)(reader.OptionalInteger("top_k", -1, int.MaxValue) is { } k and > 0 ? Math.Min(k, vocabularySize) : 0),
                 MinP = (float)(reader.OptionalNumber("min_p", 0, 1) ?? 0),
                 FrequencyPenalty = (float)(reader.OptionalNumber("frequency_penalty", -2, 2) ?? 0),
                 PresencePenalty = (float)(reader.OptionalNumber("presence_penalty", -2, 2) ?? 0),
