@@ -20,6 +20,7 @@ internal static class EmbeddingsEndpoint
         if (reader.OptionalInteger("dimensions", 1, int.MaxValue) is { } dimensions && dimensions != model.Embeddings.Dimensions)
             throw RequestReader.Invalid("dimensions", $"This model's embeddings have {model.Embeddings.Dimensions} dimensions and cannot be shortened to {dimensions}.");
 
+        http.RequestServices.GetRequiredService<Operations.Admission>().ChargeTokens(http, inputs.Sum(i => i.Length));
         var vectors = await model.Embeddings.EmbedAsync(inputs, http.RequestAborted);
         var data = vectors.Select((vector, index) => new EmbeddingObject(index,
             format == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())) : vector)).ToList();
