@@ -47,6 +47,8 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
         _applied = adapters;
     }
 
+    public ReadOnlySpan<float> Logits(int batchIndex) => context.NativeHandle.GetLogitsIth(batchIndex);
+
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new LlamaSampler(context.NativeHandle, parameters);
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>
