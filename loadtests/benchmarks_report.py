@@ -34,7 +34,7 @@ date = first["started_at"][:10] if first else "?"
 out = []
 w = out.append
 w("# Benchmarks\n")
-w(f"Regenerate everything here with `bash loadtests/run-benchmarks.sh` (about 20 minutes on 2 cores). Commit `{commit}`, "
+w(f"Regenerate everything here with `bash loadtests/run-benchmarks.sh` (about 25 minutes on 2 cores). Commit `{commit}`, "
   f"{machine['logical_cores']} logical cores ({machine['cpu_model']}), {date}. Server flags: `-np 32 -t <cores>`; "
   "load from `loadtests/InferenceServer.LoadGen` (streaming chat, `ignore_eos`, seeded prompts) on the same machine, "
   "so client and server share the cores. Medians and ratios are from one run; the machine is noisy.\n")
