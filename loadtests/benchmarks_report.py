@@ -122,7 +122,7 @@ if all(lora.values()) and cpu_file.exists():
     w("## LoRA adapters: 16 streams spread over 1, 2 and 4 adapter sets (synthetic 125M)\n")
     w(f"Commit `{commit_of('lora-commit.txt')}`, {first['started_at'][:10]}, {first['machine']['logical_cores']} logical cores "
       f"({first['machine']['cpu_model']}); `bash loadtests/run-benchmarks.sh --lora-only` reruns just this section (about 5 "
-      "minutes). Server flags `-np 32 -t 1`. Four random rank-16 adapters (`synthmodel lora`, targets attn_q and attn_v) "
+      "minutes). Server flags `-np 32 -t 1 --no-prefix-cache` (every row sends the same seeded prompts; with the cache, later rows would skip their prefill). Four random rank-16 adapters (`synthmodel lora`, targets attn_q and attn_v) "
       "loaded with `--lora`; request i uses adapter i mod n (`loadgen --model ID:a1,ID:a2,…`), 32 requests of 32 words "
       "in, 64 tokens out per row. Each decode step runs ONE adapter set's streams (llama.cpp applies adapters to the "
       "whole context), sets taking turns. Other work shared the machine, which stretches wall-clock rates; the server's "

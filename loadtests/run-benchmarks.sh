@@ -64,6 +64,7 @@ loadgen() { # section name, loadgen flags...
 # on one adapter (also at 4 and 8 streams: the batch sizes that 4 and 2 sets leave per step), and spread over 2 and
 # 4 adapters, where each step decodes one set's streams. One thread (-t 1), and the server's CPU time per run
 # (lora-cpu.txt): on a shared machine other work stretches wall time, while CPU seconds per token stay put.
+# No prefix cache: every row sends the same seeded prompts, and rows after the first would reuse their KV.
 lora_section() {
   rm -f "$out"/lora-*
   git rev-parse --short HEAD >"$out/lora-commit.txt"
@@ -73,7 +74,7 @@ lora_section() {
     [ -f "$adapter" ] || dotnet "$synth_dll" lora --base "$synthetic" --rank 16 --seed $i -o "$adapter"
     flags+=(--lora "a$i=$adapter"); models+=("$id:a$i")
   done
-  start_server "$synthetic" -t 1 "${flags[@]}"
+  start_server "$synthetic" -t 1 --no-prefix-cache "${flags[@]}"
   for model in "${models[@]}"; do # warm-up, unmeasured
     curl -sf "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
       -d "{\"model\": \"$model\", \"prompt\": \"warm up\", \"max_tokens\": 8}" >/dev/null
