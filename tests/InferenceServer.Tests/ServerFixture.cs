@@ -78,7 +78,7 @@ public class ServerFixture : IAsyncLifetime
         }
     }
 
-    public ServedModel Model => _app!.Services.GetRequiredService<ModelHost>().Model!;
+    public ServedModel Model => _app!.Services.GetRequiredService<ModelRegistry>() is var models ? models.Loaded(models.Specs[0].Id)! : null!;
 
     public async Task DisposeAsync()
     {

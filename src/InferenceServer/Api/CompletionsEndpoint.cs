@@ -10,11 +10,11 @@ internal static class CompletionsEndpoint
 {
     private const int MaxPrompts = 128;
 
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelHost host, ILoggerFactory loggers)
+    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = Generation.RequireModel(host, reader);
+        var model = await Generation.RequireModelAsync(http, models, reader);
         var prompts = ReadPrompts(reader);
         var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize).WithResponseFormat(reader, model.Grammars);
         // OpenAI's legacy default is 16 tokens when max_tokens is absent.

@@ -1,15 +1,15 @@
 namespace InferenceServer.Api;
 
-/// <summary>GET /v1/models and /v1/models/{id}.</summary>
+/// <summary>GET /v1/models and /v1/models/{id}: every configured model, loaded or not.</summary>
 internal static class ModelsEndpoint
 {
-    public static IResult List(ModelHost host) =>
-        TypedResults.Json(new ModelList(host.Model is { } model ? [Describe(model)] : []), ApiJson.Options);
+    public static IResult List(ModelRegistry models) =>
+        TypedResults.Json(new ModelList(models.Specs.Select(spec => Describe(spec.Id, models)).ToList()), ApiJson.Options);
 
-    public static IResult Get(string id, ModelHost host) =>
-        host.Model is { } model && model.Id == id
-            ? TypedResults.Json(Describe(model), ApiJson.Options)
+    public static IResult Get(string id, ModelRegistry models) =>
+        models.IsConfigured(id)
+            ? TypedResults.Json(Describe(id, models), ApiJson.Options)
             : ApiError.ModelNotFound(id).ToResult();
 
-    private static ModelObject Describe(ServedModel model) => new(model.Id, model.CreatedUnixSeconds, "inferenceserver");
+    private static ModelObject Describe(string id, ModelRegistry models) => new(id, models.CreatedUnixSeconds, "inferenceserver");
 }
