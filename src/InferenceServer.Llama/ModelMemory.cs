@@ -5,7 +5,7 @@ namespace InferenceServer.Llama;
 
 /// <summary>
 /// Estimates what a model takes in memory once loaded: its GGUF file (the weights, memory-mapped) plus its
-/// F16 KV cache. Compute buffers and the embeddings context are left out, so the real figure is somewhat higher.
+/// F16 KV cache, from the GGUF metadata. Compute buffers and the embeddings context are left out, so the real figure is somewhat higher.
 /// </summary>
 public static class ModelMemory
 {
@@ -24,10 +24,18 @@ public static class ModelMemory
         }
         using (weights)
         {
-            var model = weights.NativeHandle;
-            var headDimension = weights.EmbeddingSize / Math.Max(model.HeadCount, 1);
-            long bytesPerCell = (long)model.LayerCount * 2 /* K and V */ * model.KVHeadCount * headDimension * sizeof(short);
-            return new FileInfo(settings.ModelPath).Length + bytesPerCell * settings.ContextCellsFor(weights.ContextSize);
+            // Only the metadata: after a vocab-only load llama.cpp's per-layer accessors (head counts) abort the process.
+            var metadata = weights.Metadata;
+            long Read(string key, long fallback) =>
+                metadata.TryGetValue($"{metadata.GetValueOrDefault("general.architecture")}.{key}", out var text) && long.TryParse(text, out var value) ? value : fallback;
+            var embedding = Read("embedding_length", 0);
+            var heads = Math.Max(Read("attention.head_count", 1), 1);
+            var kvHeads = Read("attention.head_count_kv", heads);
+            var keyLength = Read("attention.key_length", embedding / heads);
+            var valueLength = Read("attention.value_length", embedding / heads);
+            var bytesPerCell = Read("block_count", 0) * kvHeads * (keyLength + valueLength) * sizeof(short);
+            var trainedContext = (int)Math.Min(Read("context_length", 4096), int.MaxValue);
+            return new FileInfo(settings.ModelPath).Length + bytesPerCell * settings.ContextCellsFor(trainedContext);
         }
     }
 }

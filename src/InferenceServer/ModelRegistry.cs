@@ -63,6 +63,7 @@ internal sealed class ModelRegistry : BackgroundService
     // Never disposed: a load that starts as the server stops may still read its token.
     private readonly CancellationTokenSource _stopping = new();
     private long _releasingBytes;
+    private int _libraryLogged;
     private bool _disposed;
     private volatile bool _started;
 
@@ -167,6 +168,8 @@ internal sealed class ModelRegistry : BackgroundService
                 KvPerSequence: _options.Deterministic, ChatTemplate: spec.ChatTemplate) { GpuLayers = _options.GpuLayers };
             var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
             var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
+            if (Interlocked.Exchange(ref _libraryLogged, 1) == 0)
+                _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
             var engine = new InferenceEngine(llama.Executor, llama.Tokenizer,
                 new EngineOptions
                 {
@@ -291,7 +294,6 @@ internal sealed class ModelRegistry : BackgroundService
                 return;
             }
         }
-        _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
         _started = true;
 
         if (Specs.All(spec => spec.KeepAlive is null)) return;
