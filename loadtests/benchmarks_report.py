@@ -106,5 +106,9 @@ if mixed:
     w("\nLong prompts are prefilled in chunks within `--batch-size` beside the running streams' tokens, so a long "
       "arrival stalls the others for at most one step.\n")
 
-target.write_text("\n".join(out))
+# Sections measured by other scripts (loadtests/decode-lock-bench.sh) follow this marker and are kept as they are.
+MARK = "<!-- measured separately -->"
+previous = target.read_text() if target.exists() else ""
+kept = previous[previous.index(MARK):] if MARK in previous else ""
+target.write_text("\n".join(out) + ("\n" + kept if kept else ""))
 print(f"wrote {target}")

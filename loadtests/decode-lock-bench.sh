@@ -3,14 +3,15 @@
 # models served by one server: model A's output throughput alone, while model B is busy in the same server
 # process (the lock serialises their decodes), and while B is busy in a second server process (the same CPU
 # competition, no shared lock). Prints one Markdown table row per case.
-# Usage: bash loadtests/decode-lock-bench.sh [SECONDS]   (each measurement lasts SECONDS, default 20)
+# Usage: [MODEL_A=FILE] [MODEL_B=FILE] [THREADS=N] bash loadtests/decode-lock-bench.sh [SECONDS]
+#   (defaults: TinyStories-656K and stories260K from ../shared/models, 1 thread per model, 20 s per measurement)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 threads=${THREADS:-1}
 models=$(cd .. && pwd)/shared/models
-a=$models/TinyStories-656K-Q8_0.gguf
-b=$models/stories260K.gguf
+a=${MODEL_A:-$models/TinyStories-656K-Q8_0.gguf}
+b=${MODEL_B:-$models/stories260K.gguf}
 out=$(mktemp -d)
 
 dotnet build -c Release src/InferenceServer --nologo -v q >/dev/null
