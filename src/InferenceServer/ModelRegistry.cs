@@ -41,7 +41,7 @@ internal sealed class ModelLease(ServedModel model, Action release) : IDisposabl
 /// first request. A request for a model that is loading waits for it, for at most --model-load-wait.
 /// A model with a keep_alive is unloaded that long after its last lease ended; with --models-memory-budget,
 /// loading a model first unloads least recently used idle models until the estimates fit.
-/// Invariants (under <see cref="_lock"/>): a model with leases is never unloaded; <see cref="ModelSlot.Loading"/>
+/// Invariants (under <see cref="_lock"/>): a model with leases or waiting requests is never unloaded; <see cref="ModelSlot.Loading"/>
 /// is set exactly while a load runs; the bytes counted against the budget are the slots' reservations (loading
 /// or loaded) plus <see cref="_releasingBytes"/> of models detached but not yet disposed.
 /// Thread-safety: every public member may be called from any thread.
@@ -120,6 +120,7 @@ internal sealed class ModelRegistry : BackgroundService
                     return new ModelLease(loaded.Served, () => Release(slot));
                 }
                 loading = slot.Loading ?? StartLoading(slot);
+                slot.Waiters++;
             }
             var left = _loadWait - _clock.GetElapsedTime(started);
             try
@@ -133,6 +134,10 @@ internal sealed class ModelRegistry : BackgroundService
             catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
             {
                 throw new ModelUnavailableException($"The model '{id}' could not be loaded: {ex.Message}", "model_unavailable", 5);
+            }
+            finally
+            {
+                lock (_lock) slot.Waiters--;
             }
             // Loaded now, unless it was unloaded again in between: then take another turn.
         }
@@ -152,7 +157,8 @@ internal sealed class ModelRegistry : BackgroundService
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         slot.Loading = done.Task;
-        _ = Task.Run(() => LoadAsync(slot, done));
+        // The load belongs to no request: its logs and spans must not carry the first waiting request's id.
+        using (ExecutionContext.SuppressFlow()) _ = Task.Run(() => LoadAsync(slot, done));
         return done.Task;
     }
 
@@ -223,7 +229,7 @@ internal sealed class ModelRegistry : BackgroundService
             if (bytes > budget)
                 throw new ModelLoadException($"It needs about {Megabytes(bytes)} MB, more than the whole --models-memory-budget of {Megabytes(budget)} MB.");
             var used = _releasingBytes + _slots.Values.Sum(s => s.Reserved);
-            foreach (var idle in _slots.Values.Where(s => s is { Loaded: not null, Leases: 0 }).OrderBy(s => s.LastUsed).ToList())
+            foreach (var idle in _slots.Values.Where(s => s is { Loaded: not null, Leases: 0, Waiters: 0 }).OrderBy(s => s.LastUsed).ToList())
             {
                 if (used + bytes <= budget) break;
                 used -= idle.Reserved;
@@ -267,7 +273,7 @@ internal sealed class ModelRegistry : BackgroundService
         lock (_lock)
         {
             foreach (var slot in _slots.Values)
-                if (slot is { Loaded: not null, Leases: 0, Spec.KeepAlive: { } keepAlive } && _clock.GetElapsedTime(slot.LastUsed) >= keepAlive)
+                if (slot is { Loaded: not null, Leases: 0, Waiters: 0, Spec.KeepAlive: { } keepAlive } && _clock.GetElapsedTime(slot.LastUsed) >= keepAlive)
                     idle.Add(Detach(slot));
         }
         foreach (var model in idle) Unload(model, "after its keep_alive");
@@ -323,6 +329,9 @@ internal sealed class ModelRegistry : BackgroundService
         public LoadedModel? Loaded { get; set; }
         public Task? Loading { get; set; }
         public int Leases { get; set; }
+
+        /// <summary>Requests waiting for this model's load: like leases, they keep a just-loaded model from eviction.</summary>
+        public int Waiters { get; set; }
         public long LastUsed { get; set; }
 
         /// <summary>Estimated bytes counted against the budget while the model loads or is loaded (0 without a budget).</summary>
