@@ -3,7 +3,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using InferenceServer.Engine;
+using InferenceServer.Tests.ModelDownload;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceServer.Tests;
@@ -214,5 +218,58 @@ public class MemoryBudgetTests(BudgetServerFixture server)
 
         using (var tiny = await Complete(BudgetServerFixture.Tiny)) Assert.Equal(HttpStatusCode.OK, tiny.StatusCode);
         Assert.Null(server.Models.Loaded(BudgetServerFixture.Small));
+    }
+}
+
+/// <summary>A request waits for its model's load only so long (--model-load-wait), then gets 503 with Retry-After while the load goes on.</summary>
+public sealed class ModelLoadWaitTests
+{
+    [Fact]
+    public async Task A_request_for_a_model_still_loading_gets_503_model_loading_after_the_wait_and_the_load_completes()
+    {
+        await using var hub = await HubStandIn.StartAsync();
+        hub.Add("test-owner/tiny-GGUF", ServerFixture.ModelFile, await File.ReadAllBytesAsync(TestModels.Path(ServerFixture.ModelFile)));
+        var download = new TaskCompletionSource();
+        hub.HoldBodies = download.Task;
+        var cache = Directory.CreateTempSubdirectory("hub-cache-").FullName;
+        try
+        {
+            await using var app = ServerApp.Build(
+                ["-m", $"local={TestModels.Path("stories260K.gguf")}", "-m", $"hub=hf://test-owner/tiny-GGUF/{ServerFixture.ModelFile},on_demand",
+                    "--model-load-wait", "1", "--model-cache", cache, "--port", "0", "-np", "2", "-t", "1"],
+                builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Endpoint.ToString(), ["HF_TOKEN"] = "" }));
+            await app.StartAsync();
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromMinutes(1) };
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while ((await http.GetAsync("health")).StatusCode != HttpStatusCode.OK)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the model loaded at start did not load within a minute");
+                await Task.Delay(50);
+            }
+            var body = new { model = "hub", prompt = "Once upon a time", max_tokens = 4 };
+
+            using (var waited = await http.PostAsJsonAsync("v1/completions", body))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, waited.StatusCode);
+                Assert.Equal(TimeSpan.FromSeconds(5), waited.Headers.RetryAfter!.Delta);
+                Assert.Equal("model_loading", (string)JsonNode.Parse(await waited.Content.ReadAsStringAsync())!["error"]!["code"]!);
+            }
+
+            download.SetResult();
+            HttpResponseMessage served;
+            while ((served = await http.PostAsJsonAsync("v1/completions", body)).StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the on-demand model did not load within a minute");
+                served.Dispose();
+            }
+            using (served) Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            Assert.Equal(1, hub.BodyDownloads);
+            await app.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
     }
 }
