@@ -34,6 +34,9 @@ public interface IModelExecutor : IKvCacheOperations
     /// <summary>Decodes one batch. The i-th token with <see cref="BatchToken.WantLogits"/> can then be sampled with logits row i.</summary>
     void Decode(IReadOnlyList<BatchToken> batch);
 
+    /// <summary>Logits row <paramref name="batchIndex"/> of the last decode (one value per vocabulary token), valid until the next decode.</summary>
+    ReadOnlySpan<float> Logits(int batchIndex);
+
     /// <summary>Creates the sampler one request uses for all of its tokens.</summary>
     ITokenSampler CreateSampler(SamplingParameters parameters);
 }
@@ -57,8 +60,8 @@ public interface ITokenizer
     /// <summary>The text of a token sequence.</summary>
     string Detokenize(IReadOnlyList<int> tokens);
 
-    /// <summary>One token's own text piece.</summary>
-    string Piece(int token);
+    /// <summary>One token's own bytes: its text in UTF-8, or one byte of a character for a byte-fallback token.</summary>
+    byte[] PieceBytes(int token);
 
     bool IsEndOfGeneration(int token);
 

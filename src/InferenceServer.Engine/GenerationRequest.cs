@@ -12,15 +12,32 @@ public sealed record GenerationRequest(
     SamplingParameters Sampling,
     IReadOnlyList<string> StopSequences,
     string CacheIsolationKey = "",
-    bool IgnoreEndOfGeneration = false);
+    bool IgnoreEndOfGeneration = false)
+{
+    /// <summary>Report each generated token's <see cref="TokenLogprob"/> with this many alternatives; null = none.</summary>
+    public int? Logprobs { get; init; }
+
+    /// <summary>Report the log probability of every prompt token after the first (legacy completions' echo). Such a request computes its whole prompt: cached KV has no logits.</summary>
+    public bool PromptLogprobs { get; init; }
+
+    /// <summary>
+    /// Requests with the same group are choices of one prompt (<c>n</c> &gt; 1): each waits for a sibling that is
+    /// computing their shared prompt and then shares its cached KV, however short the prompt.
+    /// </summary>
+    public string? PrefillGroup { get; init; }
+}
 
 public enum FinishReason { Stop, Length, Cancelled }
 
 /// <summary>What a request's output stream carries.</summary>
 public abstract record GenerationEvent;
 
-/// <summary>Text that is final (never retracted): stop sequences already removed, characters never split.</summary>
-public sealed record TextDelta(string Text) : GenerationEvent;
+/// <summary>Text that is final (never retracted): stop sequences already removed, characters never split.
+/// <see cref="Logprobs"/> (when asked for) covers the tokens whose text this delta completes.</summary>
+public sealed record TextDelta(string Text, IReadOnlyList<TokenLogprob>? Logprobs = null) : GenerationEvent;
+
+/// <summary>The log probability of each prompt token after the first, sent once the prompt is computed (<see cref="GenerationRequest.PromptLogprobs"/>).</summary>
+public sealed record PromptLogprobs(IReadOnlyList<TokenLogprob> Tokens) : GenerationEvent;
 
 /// <summary>The last event of every request. <see cref="CachedPromptTokens"/> counts prompt tokens whose KV was reused, not computed.</summary>
 public sealed record GenerationFinished(

@@ -177,14 +177,17 @@ public sealed class InferenceEngine : IDisposable
 
         _steps++;
         _scheduler.Decoded(plan);
+        ScorePrompts(plan);
         _observer.StepDecoded(plan.Batch.Count - plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0),
             plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0), _clock.GetElapsedTime(started));
         foreach (var (sequence, batchIndex) in plan.Samples)
         {
             int token;
+            TokenLogprob? logprob;
             try
             {
                 token = sequence.Sampler!.Sample(batchIndex);
+                logprob = sequence.Request.Logprobs is { } top ? TokenLogprob.Of(_executor.Logits(batchIndex), token, top) : null;
             }
             catch (Exception ex)
             {
@@ -193,9 +196,21 @@ public sealed class InferenceEngine : IDisposable
                 End(sequence, ex, keepInCache: false);
                 continue;
             }
-            Accept(sequence, token);
+            Accept(sequence, token, logprob);
         }
         return true;
+    }
+
+    /// <summary>Each scored prompt token's logits row gives the log probability of the prompt token after it; sent once the prompt is done.</summary>
+    private void ScorePrompts(StepPlan plan)
+    {
+        foreach (var (sequence, batchIndex) in plan.PromptRows)
+        {
+            var prompt = sequence.Request.PromptTokens;
+            var scored = sequence.PromptLogprobs ??= new List<TokenLogprob>(prompt.Length - 1);
+            scored.Add(TokenLogprob.Of(_executor.Logits(batchIndex), prompt[plan.Batch[batchIndex].Position + 1], sequence.Request.Logprobs ?? 0));
+            if (scored.Count == prompt.Length - 1) sequence.Output!.TryWrite(new PromptLogprobs(scored));
+        }
     }
 
     private void Start(Sequence sequence)
@@ -206,10 +221,12 @@ public sealed class InferenceEngine : IDisposable
         sequence.Sampler = _executor.CreateSampler(sequence.Request.Sampling);
         sequence.Decoder = _tokenizer.CreateDecoder();
         sequence.Stops = new StopMatcher(sequence.Request.StopSequences);
+        // A one-token prompt has nothing to score, and no prefill step would send its (empty) scores.
+        if (sequence.Request.PromptLogprobs && sequence.PromptLength == 1) sequence.Output!.TryWrite(new PromptLogprobs([]));
     }
 
     /// <summary>Turns a sampled token into output, and ends the sequence when it is done.</summary>
-    private void Accept(Sequence sequence, int token)
+    private void Accept(Sequence sequence, int token, TokenLogprob? logprob)
     {
         sequence.GeneratedTokens++;
         var now = _clock.GetTimestamp();
@@ -218,26 +235,37 @@ public sealed class InferenceEngine : IDisposable
         sequence.LastTokenAt = now;
         if (!sequence.Request.IgnoreEndOfGeneration && _tokenizer.IsEndOfGeneration(token))
         {
+            // Text the stop matcher held back, waiting to see whether a stop sequence follows, is output after all.
+            var held = sequence.Stops!.Flush();
+            if (held.Length > 0) Send(sequence, held);
             Finish(sequence, FinishReason.Stop);
             return;
         }
 
+        if (logprob is not null) (sequence.HeldLogprobs ??= []).Add(logprob);
         var text = sequence.Stops!.Push(sequence.Decoder!.Add(token));
-        if (text.Length > 0) sequence.Output!.TryWrite(new TextDelta(text));
+        if (text.Length > 0) Send(sequence, text);
         if (sequence.Stops.Stopped)
         {
+            // Tokens still held are the stop sequence's own: neither their text nor their logprobs are sent.
             Finish(sequence, FinishReason.Stop);
         }
         else if (sequence.GeneratedTokens >= sequence.Request.MaxNewTokens)
         {
             var held = sequence.Stops.Flush();
-            if (held.Length > 0) sequence.Output!.TryWrite(new TextDelta(held));
+            if (held.Length > 0) Send(sequence, held);
             Finish(sequence, FinishReason.Length);
         }
         else
         {
             sequence.PendingToken = token;
         }
+    }
+
+    private static void Send(Sequence sequence, string text)
+    {
+        sequence.Output!.TryWrite(new TextDelta(text, sequence.HeldLogprobs));
+        sequence.HeldLogprobs = null;
     }
 
     // Set by any thread that cancels a request; spares the loop a scan of every sequence on every step.

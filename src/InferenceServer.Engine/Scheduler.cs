@@ -2,8 +2,10 @@ using System.Diagnostics;
 
 namespace InferenceServer.Engine;
 
-/// <summary>The tokens of one decode and which sequences sample from which logits row afterwards.</summary>
-internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(Sequence Sequence, int BatchIndex)> Samples, IReadOnlyList<Sequence> Prefilled)
+/// <summary>The tokens of one decode and which sequences sample from which logits row afterwards.
+/// <see cref="PromptRows"/> are prompt tokens whose logits row scores the next prompt token (<see cref="GenerationRequest.PromptLogprobs"/>).</summary>
+internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(Sequence Sequence, int BatchIndex)> Samples, IReadOnlyList<Sequence> Prefilled,
+    IReadOnlyList<(Sequence Sequence, int BatchIndex)> PromptRows)
 {
     public bool IsEmpty => Batch.Count == 0;
 }
@@ -27,6 +29,7 @@ public sealed record PrefixCacheStats(long QueriedTokens, long HitTokens, long E
 /// - A batch never holds more than BatchTokens tokens, nor more than one chunk per sequence.
 /// - At least one prompt token is always decoded, so the first sampled token has logits: the last one,
 ///   in a later step than the rest of its prompt.
+/// - A request that wants prompt logprobs attaches no cached prefix: it computes every prompt token.
 /// </summary>
 internal sealed class Scheduler
 {
@@ -90,8 +93,9 @@ internal sealed class Scheduler
     {
         var prompt = sequence.Request.PromptTokens;
         var key = sequence.Request.CacheIsolationKey;
-        var path = _cache?.Match(key, prompt, prompt.Length - 1, _clock) ?? PrefixCache.CachePath.Empty;
-        if (_cache is not null && path.Length + SharedPrefillWorthWaiting <= LongestRunningPrefill(sequence)) return false;
+        var attach = _cache is not null && !sequence.Request.PromptLogprobs;
+        var path = attach ? _cache!.Match(key, prompt, prompt.Length - 1, _clock) : PrefixCache.CachePath.Empty;
+        if (attach && path.Length + WorthWaiting(sequence) <= LongestRunningPrefill(sequence)) return false;
 
         _cache?.Lock(path);
         var needed = sequence.TotalCells - path.Length;
@@ -119,13 +123,20 @@ internal sealed class Scheduler
         return true;
     }
 
+    /// <summary>Choices of one prompt wait for any shared prefill; other requests only when it saves enough to beat the delay.</summary>
+    private int WorthWaiting(Sequence waiting) =>
+        waiting.Request.PrefillGroup is { } group && _admitted.Any(s => s.Status == SequenceStatus.Prefilling && s.Request.PrefillGroup == group)
+            ? 1
+            : SharedPrefillWorthWaiting;
+
     /// <summary>How much of this request's prompt a running prefill (same isolation key) shares: waiting for it beats computing it twice.</summary>
     private int LongestRunningPrefill(Sequence waiting)
     {
         var longest = 0;
         foreach (var running in _admitted)
         {
-            if (running.Status != SequenceStatus.Prefilling || running.Request.CacheIsolationKey != waiting.Request.CacheIsolationKey) continue;
+            if (running.Status != SequenceStatus.Prefilling || running.Request.PromptLogprobs
+                || running.Request.CacheIsolationKey != waiting.Request.CacheIsolationKey) continue;
             var a = running.Request.PromptTokens;
             var b = waiting.Request.PromptTokens;
             var shared = 0;
@@ -142,6 +153,7 @@ internal sealed class Scheduler
         var batch = new List<BatchToken>();
         var samples = new List<(Sequence, int)>();
         var prefilled = new List<Sequence>();
+        var promptRows = new List<(Sequence, int)>();
 
         // A prompt's last token is fed like a generated one, in a step of its own after the rest of the
         // prompt: its logits then come from the same kernel whether the prefix was computed or cached.
@@ -176,16 +188,18 @@ internal sealed class Scheduler
             var prompt = sequence.Request.PromptTokens;
             var chunk = Math.Min(Math.Min(prompt.Length - 1 - sequence.PromptCursor, budget), _maxPrefillChunk);
             if (chunk <= 0) continue;
+            var scored = sequence.Request.PromptLogprobs;
             for (var i = 0; i < chunk; i++)
             {
                 var token = prompt[sequence.PromptCursor++];
                 sequence.FedTokens.Add(token);
-                batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: false));
+                if (scored) promptRows.Add((sequence, batch.Count));
+                batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: scored));
             }
             prefilled.Add(sequence);
         }
 
-        return new StepPlan(batch, samples, prefilled);
+        return new StepPlan(batch, samples, prefilled, promptRows);
     }
 
     /// <summary>After a successful decode: the prompt chunks just computed join the prefix cache, so later requests can share them.</summary>

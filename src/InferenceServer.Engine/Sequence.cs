@@ -50,6 +50,12 @@ internal sealed class Sequence(GenerationRequest request)
     public volatile bool CancelRequested;
 
     // Engine-loop resources, created at admission.
+    /// <summary>Logprobs of generated tokens whose text has not been sent yet (held by the decoder or the stop matcher).</summary>
+    public List<TokenLogprob>? HeldLogprobs { get; set; }
+
+    /// <summary>Logprobs of the prompt tokens computed so far, when the request asked for them.</summary>
+    public List<TokenLogprob>? PromptLogprobs { get; set; }
+
     public ITokenSampler? Sampler { get; set; }
     public ITokenTextDecoder? Decoder { get; set; }
     public StopMatcher? Stops { get; set; }

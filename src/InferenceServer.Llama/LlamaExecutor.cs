@@ -25,6 +25,8 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
             throw new InvalidOperationException($"llama_decode returned {result} for a batch of {batch.Count} tokens.");
     }
 
+    public ReadOnlySpan<float> Logits(int batchIndex) => context.NativeHandle.GetLogitsIth(batchIndex);
+
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new LlamaSampler(context.NativeHandle, parameters);
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>

@@ -57,7 +57,16 @@ internal sealed class LlamaTokenizer : ITokenizer
         return decoder.Read();
     }
 
-    public string Piece(int token) => _weights.NativeHandle.Vocab.LLamaTokenToString((LLamaToken)token, isSpecialToken: true) ?? "";
+    public byte[] PieceBytes(int token)
+    {
+        Span<byte> buffer = stackalloc byte[128];
+        // Writes nothing and returns the size when the piece does not fit.
+        var length = (int)_weights.NativeHandle.TokenToSpan((LLamaToken)token, buffer, 0, special: true);
+        if (length <= buffer.Length) return buffer[..length].ToArray();
+        var large = new byte[length];
+        _weights.NativeHandle.TokenToSpan((LLamaToken)token, large, 0, special: true);
+        return large;
+    }
 
     public bool IsEndOfGeneration(int token) => ((LLamaToken)token).IsEndOfGeneration(_weights.NativeHandle.Vocab);
 

@@ -30,6 +30,18 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
 
     public ITokenSampler CreateSampler(SamplingParameters parameters) => new Sampler(this);
 
+    /// <summary>The token the model continues with gets logit 10, the one after it 5, every other 0.</summary>
+    public ReadOnlySpan<float> Logits(int batchIndex)
+    {
+        var fed = _last[batchIndex];
+        if (!fed.WantLogits) throw new InvalidOperationException("Read a row without logits.");
+        var logits = new float[char.MaxValue + 1];
+        var next = _next(fed.Token, fed.Position);
+        logits[next] = 10;
+        logits[(next + 1) % logits.Length] = 5;
+        return logits;
+    }
+
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) => Kv.Copy(source, target, from, to);
     public void Remove(SequenceSlot slot, int from, int to) => Kv.Remove(slot, from, to);
 
@@ -55,7 +67,7 @@ internal sealed class FakeTokenizer : ITokenizer
     public bool IsEndOfGeneration(int token) => token == 0;
     public int VocabularySize => char.MaxValue + 1;
     public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
-    public string Piece(int token) => ((char)token).ToString();
+    public byte[] PieceBytes(int token) => System.Text.Encoding.UTF8.GetBytes(((char)token).ToString());
     public ITokenTextDecoder CreateDecoder() => new Decoder();
 
     private sealed class Decoder : ITokenTextDecoder

@@ -92,6 +92,19 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
     }
 
     [Fact]
+    public async Task Embedding_inputs_count_against_the_tokens_per_minute_limit()
+    {
+        var key = GuardedServerFixture.SpareKeys[8];
+        var input = Enumerable.Repeat(100, 120).ToArray();
+        var body = new { model = ServerFixture.ModelId, input };
+        Assert.Equal(HttpStatusCode.OK, (await Post("v1/embeddings", body, key)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Post("v1/embeddings", body, key)).Status);
+        var (status, error, _) = await Post("v1/embeddings", body, key);
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Contains("tokens", (string)error!["message"]!);
+    }
+
+    [Fact]
     public async Task A_body_larger_than_the_limit_gets_413()
     {
         var (status, error, _) = await Post("v1/chat/completions", Chat(new string('a', 5000)), GuardedServerFixture.SpareKeys[3]);

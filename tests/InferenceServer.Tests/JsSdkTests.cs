@@ -2,28 +2,39 @@ using System.Diagnostics;
 
 namespace InferenceServer.Tests;
 
-/// <summary>Runs tests/js (the official openai npm package, `node --test`) against the tool server. .ci/run installs its packages with npm ci.</summary>
+/// <summary>
+/// Runs each tests/js/*.test.js, one test case per file, (the official openai npm package, `node --test`) against the tool server
+/// (stories260K-chatml: it can spell JSON). .ci/run installs the packages with npm ci.
+/// </summary>
 [Collection(ToolServerCollection.Name)]
 public class JsSdkTests(ToolServerFixture server)
 {
-    [Fact]
-    public async Task The_openai_npm_package_reads_tool_calls_whole_and_streamed()
+    /// <summary>stories260K's n_embd (shared/models/MODELS.md): the length its embeddings must have.</summary>
+    private const int EmbeddingLength = 64;
+
+    private static readonly string JsDirectory = Path.Combine(RepositoryRoot(), "tests", "js");
+
+    public static TheoryData<string> Files => new(Directory.GetFiles(JsDirectory, "*.test.js").Select(Path.GetFileName).Order()!);
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public async Task The_openai_npm_package_passes(string file)
     {
-        var directory = Path.Combine(RepositoryRoot(), "tests", "js");
-        Assert.True(Directory.Exists(Path.Combine(directory, "node_modules", "openai")), "tests/js/node_modules is missing: run `npm ci` in tests/js (bash .ci/run does).");
-        var start = new ProcessStartInfo("node", ["--test", "--test-reporter=spec"])
+        Assert.True(Directory.Exists(Path.Combine(JsDirectory, "node_modules", "openai")), "tests/js/node_modules is missing: run `npm ci` in tests/js (bash .ci/run does).");
+        var start = new ProcessStartInfo("node", ["--test", "--test-reporter=spec", file])
         {
-            WorkingDirectory = directory,
+            WorkingDirectory = JsDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         start.Environment["BASE_URL"] = new Uri(server.BaseUrl, "v1").ToString();
         start.Environment["MODEL_ID"] = ToolServerFixture.ModelId;
+        start.Environment["EMBEDDING_DIMENSIONS"] = EmbeddingLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var node = Process.Start(start)!;
         var output = node.StandardOutput.ReadToEndAsync();
         var errors = node.StandardError.ReadToEndAsync();
         await node.WaitForExitAsync();
-        Assert.True(node.ExitCode == 0, $"node --test failed ({node.ExitCode}):\n{await output}\n{await errors}");
+        Assert.True(node.ExitCode == 0, $"node --test {file} failed ({node.ExitCode}):\n{await output}\n{await errors}");
     }
 
     private static string RepositoryRoot()

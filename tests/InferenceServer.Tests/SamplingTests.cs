@@ -46,7 +46,7 @@ public class SamplingTests(ServerFixture server)
         Assert.Equal(server.Model.Tokenizer.Detokenize([dog, dog, dog, dog, dog]), forced);
 
         var greedy = await Complete(new { temperature = 0, max_tokens = 1 });
-        var greedyToken = Enumerable.Range(0, server.Model.Tokenizer.VocabularySize).Single(id => server.Model.Tokenizer.Piece(id) == greedy);
+        var greedyToken = Enumerable.Range(0, server.Model.Tokenizer.VocabularySize).Single(id => System.Text.Encoding.UTF8.GetString(server.Model.Tokenizer.PieceBytes(id)) == greedy);
         var banned = await Complete(new { temperature = 0, max_tokens = 1, logit_bias = new Dictionary<string, int> { [greedyToken.ToString()] = -100 } });
         Assert.NotEqual(greedy, banned);
     }

@@ -1,11 +1,7 @@
-// Tool calling through the official openai npm package, run by tests/InferenceServer.Tests (JsSdkTests)
-// against a started server: BASE_URL (…/v1) and MODEL_ID come from the environment.
+// Tool calling through the official openai npm package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
-
-const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: 'no-key-needed', maxRetries: 0, timeout: 120_000 });
-const model = process.env.MODEL_ID;
+import { client, model } from './helpers.js';
 
 const tools = [{
   type: 'function',

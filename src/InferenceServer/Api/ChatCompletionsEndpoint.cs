@@ -14,7 +14,8 @@ internal static class ChatCompletionsEndpoint
         var model = await Generation.RequireModelAsync(http, models, reader);
         var input = ChatInput.Read(reader);
         http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
-        var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true).WithResponseFormat(reader, model.Grammars);
+        var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
+            .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
 
         var prompt = input.Render(model.ChatRenderer);
         var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
@@ -27,23 +28,28 @@ internal static class ChatCompletionsEndpoint
         var tokens = Generation.Tokenize(model, prompt, "messages");
         var id = Generation.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, tokens, model.Engine.MaxSequenceTokens, "messages");
-        var events = Generation.Submit(http, model, settings, request, aborted);
-        await Generation.AwaitStartAsync([events], aborted);
+        var streams = await Generation.SubmitAllAsync(http, model, settings, [request], aborted);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var output = new OutputShape(syntax, input.Tools.Parallel);
 
         if (settings.Stream)
-            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(StreamAsync(id, created, model.Id, events, output, settings.IncludeUsage, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
+            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(
+                StreamAsync(id, created, model, streams, output, settings, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
 
-        var result = await Generation.GatherAsync(0, events, aborted);
-        var parsed = output.Parse(result.Text);
-        var message = parsed.ToolCalls.Count == 0
-            ? new ChatMessage("assistant", result.Text)
-            : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
-                parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
-        return TypedResults.Json(new ChatCompletion(id, created, model.Id,
-            [new ChatChoice(0, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0))],
-            Usage.Of(result.PromptTokens, result.CompletionTokens, result.CachedTokens)), ApiJson.Options);
+        var results = await Task.WhenAll(streams.Select((stream, i) => Generation.GatherAsync(i, stream, aborted)));
+        var choices = results.Select(result =>
+        {
+            var parsed = output.Parse(result.Text);
+            var message = parsed.ToolCalls.Count == 0
+                ? new ChatMessage("assistant", result.Text)
+                : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
+                    parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
+            var logprobs = settings.Logprobs is null ? null : ChatLogprobs.Of(model.Tokenizer, result.Logprobs);
+            return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
+        }).ToList();
+        // The choices share one prompt: it is counted once.
+        return TypedResults.Json(new ChatCompletion(id, created, model.Id, choices,
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens)), ApiJson.Options);
     }
 
     /// <summary>How the output is read: plain text, or the template family's tool-call syntax (at most one call unless parallel).</summary>
@@ -55,50 +61,86 @@ internal static class ChatCompletionsEndpoint
             Parallel || parsed.ToolCalls.Count <= 1 ? parsed : parsed with { ToolCalls = [parsed.ToolCalls[0]] };
     }
 
-    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, string modelId,
-        System.Threading.Channels.ChannelReader<GenerationEvent> events, OutputShape output, bool includeUsage, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ServedModel model,
+        IReadOnlyList<System.Threading.Channels.ChannelReader<GenerationEvent>> streams, OutputShape output, GenerationSettings settings,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        string Chunk(ChatDelta delta, string? finish) =>
-            ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [new ChatChunkChoice(0, delta, finish)]));
+        var choices = Enumerable.Range(0, streams.Count).Select(index => new StreamedChoice(index, output, settings.Logprobs is not null)).ToArray();
+        foreach (var choice in choices) yield return choice.Chunk(id, created, model, new ChatDelta(Role: "assistant", Content: ""), null);
 
-        var parser = output.Syntax is null ? null : new ToolCallStreamParser(output.Syntax);
-        var calls = 0;
-        IEnumerable<string> Deltas(IReadOnlyList<ToolCallStreamEvent> items)
+        var finished = new List<GenerationFinished>();
+        await foreach (var (index, item) in Generation.MergeAsync(streams, cancellationToken))
+        {
+            var choice = choices[index];
+            if (item is TextDelta delta)
+            {
+                foreach (var chunk in choice.Push(id, created, model, delta)) yield return chunk;
+            }
+            else if (item is GenerationFinished done)
+            {
+                if (done.Reason == FinishReason.Cancelled) yield break;
+                finished.Add(done);
+                foreach (var chunk in choice.Finish(id, created, model, done.Reason)) yield return chunk;
+            }
+        }
+        if (settings.IncludeUsage && finished.Count > 0)
+            yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [],
+                Usage.Of(finished[0].PromptTokens, finished.Sum(f => f.CompletionTokens), finished[0].CachedPromptTokens)));
+        yield return "[DONE]";
+    }
+
+    /// <summary>
+    /// One choice of a streamed response: its tool-call parser, and the logprobs of tokens whose text has not
+    /// been sent yet (a tool call's text is sent when the call closes; the rest go with the final chunk).
+    /// </summary>
+    private sealed class StreamedChoice(int index, OutputShape output, bool logprobs)
+    {
+        private readonly ToolCallStreamParser? _parser = output.Syntax is null ? null : new ToolCallStreamParser(output.Syntax);
+        private readonly List<TokenLogprob> _heldLogprobs = [];
+        private int _calls;
+
+        public string Chunk(string id, long created, ServedModel model, ChatDelta delta, string? finish)
+        {
+            ChatLogprobs? chunkLogprobs = null;
+            if (logprobs && (delta.Content is { Length: > 0 } || finish is not null))
+            {
+                chunkLogprobs = ChatLogprobs.Of(model.Tokenizer, _heldLogprobs);
+                _heldLogprobs.Clear();
+            }
+            return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [new ChatChunkChoice(index, delta, finish, chunkLogprobs)]));
+        }
+
+        public IEnumerable<string> Push(string id, long created, ServedModel model, TextDelta delta)
+        {
+            if (delta.Logprobs is not null) _heldLogprobs.AddRange(delta.Logprobs);
+            return _parser is null
+                ? [Chunk(id, created, model, new ChatDelta(Content: delta.Text), null)]
+                : Deltas(id, created, model, _parser.Push(delta.Text));
+        }
+
+        public IEnumerable<string> Finish(string id, long created, ServedModel model, FinishReason reason)
+        {
+            var rest = _parser is null ? [] : Deltas(id, created, model, _parser.Finish()).ToList();
+            return [.. rest, Chunk(id, created, model, new ChatDelta(), FinishReasonName(reason, _calls > 0))];
+        }
+
+        private IEnumerable<string> Deltas(string id, long created, ServedModel model, IReadOnlyList<ToolCallStreamEvent> items)
         {
             foreach (var item in items)
             {
                 if (item is ContentEvent content)
                 {
-                    yield return Chunk(new ChatDelta(Content: content.Text), null);
+                    yield return Chunk(id, created, model, new ChatDelta(Content: content.Text), null);
                 }
-                else if (item is CallEvent call && (output.Parallel || calls == 0))
+                else if (item is CallEvent call && (output.Parallel || _calls == 0))
                 {
                     // OpenAI's shape: the first delta of a call names it, the following ones carry argument text.
-                    calls++;
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
+                    _calls++;
+                    yield return Chunk(id, created, model, new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
+                    yield return Chunk(id, created, model, new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
                 }
             }
         }
-
-        yield return Chunk(new ChatDelta(Role: "assistant", Content: ""), null);
-        await foreach (var (_, item) in Generation.MergeAsync([events], cancellationToken))
-        {
-            if (item is TextDelta delta)
-            {
-                if (parser is null) yield return Chunk(new ChatDelta(Content: delta.Text), null);
-                else foreach (var chunk in Deltas(parser.Push(delta.Text))) yield return chunk;
-            }
-            else if (item is GenerationFinished done)
-            {
-                if (done.Reason == FinishReason.Cancelled) yield break;
-                if (parser is not null) foreach (var chunk in Deltas(parser.Finish())) yield return chunk;
-                yield return Chunk(new ChatDelta(), FinishReasonName(done.Reason, calls > 0));
-                if (includeUsage)
-                    yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, modelId, [], Usage.Of(done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens)));
-            }
-        }
-        yield return "[DONE]";
     }
 
     /// <summary>A natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>

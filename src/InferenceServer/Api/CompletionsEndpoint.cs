@@ -15,8 +15,9 @@ internal static class CompletionsEndpoint
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
         var model = await Generation.RequireModelAsync(http, models, reader);
-        var prompts = ReadPrompts(reader);
-        var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize).WithResponseFormat(reader, model.Grammars);
+        var prompts = PromptInput.Read(reader, "prompt", MaxPrompts, model.Tokenizer.VocabularySize);
+        var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize)
+            .WithResponseFormat(reader, model.Grammars).WithLegacyLogprobs(reader);
         // OpenAI's legacy default is 16 tokens when max_tokens is absent.
         settings = settings with { MaxTokens = settings.MaxTokens ?? 16 };
 
@@ -24,74 +25,84 @@ internal static class CompletionsEndpoint
         var requests = prompts.Select((prompt, i) =>
         {
             var param = prompts.Count == 1 ? "prompt" : $"prompt[{i}]";
-            return settings.ToEngineRequest($"{id}-{i}", Generation.Tokenize(model, prompt, param), model.Engine.MaxSequenceTokens, param);
+            var tokens = prompt.Tokens ?? Generation.Tokenize(model, prompt.Text!, param);
+            return settings.ToEngineRequest($"{id}-{i}", tokens, model.Engine.MaxSequenceTokens, param);
         }).ToList();
-
-        // Linked so that a refused submission cancels the ones already queued. It must outlive this method:
-        // a stream is written after it returns, and disposing the source would cut the link to a client's abort.
-        var submitted = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        http.Response.RegisterForDispose(submitted);
-        var streams = new List<ChannelReader<GenerationEvent>>();
-        try
-        {
-            foreach (var request in requests) streams.Add(Generation.Submit(http, model, settings, request, submitted.Token));
-            await Generation.AwaitStartAsync(streams, aborted);
-        }
-        catch
-        {
-            await submitted.CancelAsync();
-            throw;
-        }
+        var streams = await Generation.SubmitAllAsync(http, model, settings, requests, aborted);
+        // Choice k is choice k % n of prompt k / n, as at OpenAI.
+        var choices = streams.Select((stream, k) => new ChoiceSource(stream, requests[k / settings.Choices].PromptTokens,
+            settings.Echo ? prompts[k / settings.Choices].Text ?? model.Tokenizer.Detokenize(requests[k / settings.Choices].PromptTokens) : "")).ToList();
 
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (settings.Stream)
         {
-            var events = StreamAsync(id, created, model.Id, streams, settings.IncludeUsage, aborted);
+            var events = StreamAsync(id, created, model, choices, settings, aborted);
             return TypedResults.ServerSentEvents(Generation.WithErrorEvent(events, loggers.CreateLogger(typeof(CompletionsEndpoint)), aborted));
         }
 
-        var results = await Task.WhenAll(streams.Select((stream, i) => Generation.GatherAsync(i, stream, aborted)));
-        return TypedResults.Json(new TextCompletion(id, created, model.Id,
-            results.Select(r => new TextChoice(r.Index, r.Text, Generation.FinishReasonName(r.Reason))).ToList(),
-            Usage.Of(results.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), results.Sum(r => r.CachedTokens))), ApiJson.Options);
+        var results = await Task.WhenAll(choices.Select((choice, k) => Generation.GatherAsync(k, choice.Events, aborted)));
+        var textChoices = results.Select(result =>
+        {
+            var choice = choices[result.Index];
+            TextLogprobs? logprobs = null;
+            if (settings.Logprobs is not null)
+            {
+                var builder = new TextLogprobsBuilder(model.Tokenizer);
+                if (settings.Echo) builder.AddPrompt(choice.PromptTokens, result.PromptLogprobs, choice.EchoText.Length);
+                foreach (var token in result.Logprobs) builder.Add(token);
+                logprobs = builder.Take();
+            }
+            return new TextChoice(result.Index, choice.EchoText + result.Text, Generation.FinishReasonName(result.Reason), logprobs);
+        }).ToList();
+        // Each prompt is counted once, however many choices it has.
+        var firstChoices = results.Where(r => r.Index % settings.Choices == 0).ToList();
+        return TypedResults.Json(new TextCompletion(id, created, model.Id, textChoices,
+            Usage.Of(firstChoices.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), firstChoices.Sum(r => r.CachedTokens))), ApiJson.Options);
     }
 
-    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, string modelId,
-        IReadOnlyList<ChannelReader<GenerationEvent>> streams, bool includeUsage, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>One choice's stream, the prompt it continues, and the text echoed before its completion (empty without echo).</summary>
+    private sealed record ChoiceSource(ChannelReader<GenerationEvent> Events, int[] PromptTokens, string EchoText);
+
+    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ServedModel model,
+        IReadOnlyList<ChoiceSource> choices, GenerationSettings settings, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        string Chunk(int index, string text, string? finish) =>
-            ApiJson.Serialize(new TextCompletion(id, created, modelId, [new TextChoice(index, text, finish)]));
+        string Chunk(int index, string text, string? finish, TextLogprobs? logprobs) =>
+            ApiJson.Serialize(new TextCompletion(id, created, model.Id, [new TextChoice(index, text, finish, logprobs)]));
+
+        var builders = choices.Select(_ => settings.Logprobs is null ? null : new TextLogprobsBuilder(model.Tokenizer)).ToArray();
+        // Without prompt logprobs the echo goes out first; with them it waits for the prompt's scores.
+        for (var k = 0; k < choices.Count; k++)
+            if (settings.Echo && builders[k] is null) yield return Chunk(k, choices[k].EchoText, null, null);
 
         int promptTokens = 0, completionTokens = 0, cachedTokens = 0;
-        await foreach (var (index, item) in Generation.MergeAsync(streams, cancellationToken))
+        await foreach (var (index, item) in Generation.MergeAsync(choices.Select(c => c.Events).ToList(), cancellationToken))
         {
-            if (item is TextDelta delta)
+            var builder = builders[index];
+            switch (item)
             {
-                yield return Chunk(index, delta.Text, null);
-            }
-            else if (item is GenerationFinished done)
-            {
-                if (done.Reason == FinishReason.Cancelled) yield break;
-                promptTokens += done.PromptTokens;
-                completionTokens += done.CompletionTokens;
-                cachedTokens += done.CachedPromptTokens;
-                yield return Chunk(index, "", Generation.FinishReasonName(done.Reason));
+                case PromptLogprobs prompt when builder is not null:
+                    builder.AddPrompt(choices[index].PromptTokens, prompt.Tokens, choices[index].EchoText.Length);
+                    yield return Chunk(index, choices[index].EchoText, null, builder.Take());
+                    break;
+                case TextDelta delta:
+                    if (builder is not null && delta.Logprobs is not null)
+                        foreach (var token in delta.Logprobs) builder.Add(token);
+                    yield return Chunk(index, delta.Text, null, builder?.Take());
+                    break;
+                case GenerationFinished done:
+                    if (done.Reason == FinishReason.Cancelled) yield break;
+                    if (index % settings.Choices == 0)
+                    {
+                        promptTokens += done.PromptTokens;
+                        cachedTokens += done.CachedPromptTokens;
+                    }
+                    completionTokens += done.CompletionTokens;
+                    yield return Chunk(index, "", Generation.FinishReasonName(done.Reason), builder?.Take());
+                    break;
             }
         }
-        if (includeUsage)
-            yield return ApiJson.Serialize(new TextCompletion(id, created, modelId, [], Usage.Of(promptTokens, completionTokens, cachedTokens)));
+        if (settings.IncludeUsage)
+            yield return ApiJson.Serialize(new TextCompletion(id, created, model.Id, [], Usage.Of(promptTokens, completionTokens, cachedTokens)));
         yield return "[DONE]";
     }
-
-    private static List<string> ReadPrompts(RequestReader reader) => reader.Get("prompt") switch
-    {
-        null => throw RequestReader.Invalid("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter"),
-        JsonValue v when v.TryGetValue(out string? single) => [single],
-        JsonArray { Count: 0 } => throw RequestReader.Invalid("prompt", "'prompt' must not be an empty array."),
-        JsonArray { Count: > MaxPrompts } => throw RequestReader.Invalid("prompt", $"'prompt' holds at most {MaxPrompts} prompts."),
-        JsonArray array => array.Select((item, i) => item is JsonValue v && v.TryGetValue(out string? s)
-            ? s
-            : throw RequestReader.WrongType($"prompt[{i}]", "a string (token arrays are not supported yet)", item)).ToList(),
-        var other => throw RequestReader.WrongType("prompt", "a string or an array of strings", other),
-    };
 }

@@ -20,6 +20,7 @@ internal static class EmbeddingsEndpoint
         if (reader.OptionalInteger("dimensions", 1, int.MaxValue) is { } dimensions && dimensions != model.Embeddings.Dimensions)
             throw RequestReader.Invalid("dimensions", $"This model's embeddings have {model.Embeddings.Dimensions} dimensions and cannot be shortened to {dimensions}.");
 
+        http.RequestServices.GetRequiredService<Operations.Admission>().ChargeTokens(http, inputs.Sum(i => i.Length));
         var vectors = await model.Embeddings.EmbedAsync(inputs, http.RequestAborted);
         var data = vectors.Select((vector, index) => new EmbeddingObject(index,
             format == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())) : vector)).ToList();
@@ -30,21 +31,8 @@ internal static class EmbeddingsEndpoint
     /// <summary>A string, an array of strings, an array of token ids, or an array of token-id arrays.</summary>
     private static List<int[]> ReadInputs(RequestReader reader, ServedModel model)
     {
-        var node = reader.Get("input") ?? throw RequestReader.Invalid("input", "Missing required parameter: 'input'.", "missing_required_parameter");
-        var items = node switch
-        {
-            JsonValue v when v.TryGetValue(out string? text) => [Text(model, text, "input")],
-            JsonArray { Count: 0 } => throw RequestReader.Invalid("input", "'input' must not be empty."),
-            JsonArray { Count: > MaxInputs } => throw RequestReader.Invalid("input", $"'input' holds at most {MaxInputs} items."),
-            JsonArray array when array.All(IsInteger) => [TokenIds(model, array, "input")],
-            JsonArray array => array.Select((item, i) => item switch
-            {
-                JsonValue v when v.TryGetValue(out string? text) => Text(model, text, $"input[{i}]"),
-                JsonArray tokens when tokens.Count > 0 && tokens.All(IsInteger) => TokenIds(model, tokens, $"input[{i}]"),
-                _ => throw RequestReader.WrongType($"input[{i}]", "a string or an array of token ids", item),
-            }).ToList(),
-            _ => throw RequestReader.WrongType("input", "a string, an array of strings or an array of token ids", node),
-        };
+        var inputs = PromptInput.Read(reader, "input", MaxInputs, model.Tokenizer.VocabularySize);
+        var items = inputs.Select((input, i) => input.Tokens ?? Text(model, input.Text!, inputs.Count == 1 ? "input" : $"input[{i}]")).ToList();
         foreach (var (tokens, i) in items.Select((t, i) => (t, i)))
             if (tokens.Length > model.Embeddings.MaxInputTokens)
                 throw RequestReader.Invalid(items.Count == 1 ? "input" : $"input[{i}]",
@@ -54,13 +42,6 @@ internal static class EmbeddingsEndpoint
 
     private static int[] Text(ServedModel model, string text, string param) =>
         text.Length == 0 ? throw RequestReader.Invalid(param, "An input must not be empty.") : Generation.Tokenize(model, text, param);
-
-    private static bool IsInteger(JsonNode? node) => node is JsonValue v && v.TryGetValue(out long _);
-
-    private static int[] TokenIds(ServedModel model, JsonArray array, string param) =>
-        array.Select((item, i) => item!.GetValue<long>() is var id && id >= 0 && id < model.Tokenizer.VocabularySize
-            ? (int)id
-            : throw RequestReader.Invalid($"{param}[{i}]", $"Token id {item} is outside this model's vocabulary of {model.Tokenizer.VocabularySize}.")).ToArray();
 
     private sealed record EmbeddingObject(int Index, object Embedding)
     {

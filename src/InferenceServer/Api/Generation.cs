@@ -5,8 +5,9 @@ using InferenceServer.Operations;
 
 namespace InferenceServer.Api;
 
-/// <summary>One choice's result, gathered from the engine's stream.</summary>
-internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens);
+/// <summary>One choice's result, gathered from the engine's stream. The logprobs lists are empty unless the request asked for them.</summary>
+internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens,
+    IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs);
 
 /// <summary>What both completion endpoints do with the engine: submit, gather, or stream choice by choice.</summary>
 internal static class Generation
@@ -24,10 +25,46 @@ internal static class Generation
     }
 
     /// <summary>
+    /// Queues <see cref="GenerationSettings.Choices"/> choices of each request, in that order (request-major), and
+    /// waits until each has started. Choice i samples with seed + i and shares its prompt's KV with its siblings.
+    /// If any is refused, those already queued are cancelled.
+    /// </summary>
+    public static async Task<IReadOnlyList<ChannelReader<GenerationEvent>>> SubmitAllAsync(HttpContext http, ServedModel model,
+        GenerationSettings settings, IReadOnlyList<GenerationRequest> requests, CancellationToken aborted)
+    {
+        // Must outlive this method: a stream is written after it returns, and disposing the source would cut the link to a client's abort.
+        var submitted = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        http.Response.RegisterForDispose(submitted);
+        var streams = new List<ChannelReader<GenerationEvent>>();
+        try
+        {
+            foreach (var request in requests)
+                for (var choice = 0; choice < settings.Choices; choice++)
+                    streams.Add(Submit(http, model, settings, AsChoice(request, choice, settings.Choices), submitted.Token));
+            await AwaitStartAsync(streams, aborted);
+        }
+        catch
+        {
+            await submitted.CancelAsync();
+            throw;
+        }
+        return streams;
+    }
+
+    private static GenerationRequest AsChoice(GenerationRequest request, int choice, int choices) => choices == 1
+        ? request
+        : request with
+        {
+            Id = $"{request.Id}-{choice}",
+            Sampling = request.Sampling with { Seed = unchecked(request.Sampling.Seed + (uint)choice) },
+            PrefillGroup = request.Id,
+        };
+
+    /// <summary>
     /// Admits a request (limits, tokens per minute), queues it in the engine and links it to the HTTP
     /// request's record for its metrics, spans and summary log line.
     /// </summary>
-    public static ChannelReader<GenerationEvent> Submit(HttpContext http, ServedModel model, GenerationSettings settings,
+    private static ChannelReader<GenerationEvent> Submit(HttpContext http, ServedModel model, GenerationSettings settings,
         GenerationRequest request, CancellationToken cancellationToken)
     {
         var services = http.RequestServices;
@@ -58,7 +95,7 @@ internal static class Generation
     /// Waits until every stream has its first event or has failed, so that a request the engine ends before it
     /// starts (it waited longer than --max-queue-wait, or the engine stopped) gets its HTTP status, not a broken 200.
     /// </summary>
-    public static async Task AwaitStartAsync(IEnumerable<ChannelReader<GenerationEvent>> streams, CancellationToken cancellationToken)
+    private static async Task AwaitStartAsync(IEnumerable<ChannelReader<GenerationEvent>> streams, CancellationToken cancellationToken)
     {
         try
         {
@@ -92,15 +129,21 @@ internal static class Generation
     public static async Task<ChoiceResult> GatherAsync(int index, ChannelReader<GenerationEvent> events, CancellationToken cancellationToken)
     {
         var text = new System.Text.StringBuilder();
+        var logprobs = new List<TokenLogprob>();
+        IReadOnlyList<TokenLogprob> promptLogprobs = [];
         await foreach (var item in events.ReadAllAsync(cancellationToken))
         {
             switch (item)
             {
                 case TextDelta delta:
                     text.Append(delta.Text);
+                    if (delta.Logprobs is not null) logprobs.AddRange(delta.Logprobs);
+                    break;
+                case PromptLogprobs prompt:
+                    promptLogprobs = prompt.Tokens;
                     break;
                 case GenerationFinished done:
-                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens);
+                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs);
             }
         }
         throw new InvalidOperationException("The engine ended a stream without finishing it.");

@@ -16,7 +16,16 @@ internal sealed record GenerationSettings(
     public const int MaxStopSequences = 4;
 
     /// <summary>Parameters that change the output's meaning and are not served yet: refused rather than ignored.</summary>
-    private static readonly string[] NotYetSupported = ["functions", "logprobs", "top_logprobs", "echo", "best_of", "suffix"];
+    private static readonly string[] NotYetSupported = ["functions", "best_of", "suffix"];
+
+    /// <summary>How many choices to generate for each prompt (OpenAI's <c>n</c>).</summary>
+    public int Choices { get; init; } = 1;
+
+    /// <summary>Log probabilities of each generated token with this many alternatives; null = not asked for.</summary>
+    public int? Logprobs { get; init; }
+
+    /// <summary>Legacy completions: the prompt is part of each choice's text (and of its logprobs).</summary>
+    public bool Echo { get; init; }
 
     /// <summary>Tool-calling parameters: read by the chat endpoint, refused elsewhere.</summary>
     private static readonly string[] ToolParameters = ["tools", "tool_choice", "parallel_tool_calls"];
@@ -27,8 +36,7 @@ internal sealed record GenerationSettings(
             if (reader.Get(name) is { } value && !IsOff(value))
                 throw RequestReader.Invalid(name, $"'{name}' is not supported by this server yet.", "unsupported_parameter");
 
-        var n = reader.OptionalInteger("n", 1, 128);
-        if (n is > 1) throw RequestReader.Invalid("n", "Only n = 1 is supported by this server yet.", "unsupported_parameter");
+        var choices = (int)(reader.OptionalInteger("n", 1, 128) ?? 1);
 
         var maxTokens = reader.OptionalInteger(maxTokensName, 1, int.MaxValue)
                         ?? reader.OptionalInteger("max_tokens", 1, int.MaxValue);
@@ -56,7 +64,8 @@ internal sealed record GenerationSettings(
             maxTokens is null ? null : (int)maxTokens,
             new SamplingParameters((float)temperature, (float)topP, seed is { } s ? unchecked((uint)(s ^ (s >> 32))) : (uint)Random.Shared.Next())
             {
-                TopK = (int)(reader.OptionalInteger("top_k", -1, vocabularySize) is { } k and > 0 ? k : 0),
+                // -1 or 0 is off (vLLM, llama-server); beyond the vocabulary it keeps every token, as they do.
+                TopK = (int)(reader.OptionalInteger("top_k", -1, int.MaxValue) is { } k and > 0 ? Math.Min(k, vocabularySize) : 0),
                 MinP = (float)(reader.OptionalNumber("min_p", 0, 1) ?? 0),
                 FrequencyPenalty = (float)(reader.OptionalNumber("frequency_penalty", -2, 2) ?? 0),
                 PresencePenalty = (float)(reader.OptionalNumber("presence_penalty", -2, 2) ?? 0),
@@ -69,8 +78,21 @@ internal sealed record GenerationSettings(
             // cache_salt (as vLLM names it) narrows prefix-cache sharing to requests with the same salt.
             reader.OptionalString("cache_salt") ?? "",
             // Extension (vLLM, llama-server): keep generating past end-of-sequence, for benchmarks.
-            reader.OptionalBool("ignore_eos") ?? false);
+            reader.OptionalBool("ignore_eos") ?? false) { Choices = choices };
     }
+
+    /// <summary>Chat's <c>logprobs</c> (a switch) and <c>top_logprobs</c> (0–20 alternatives, only with logprobs on).</summary>
+    public GenerationSettings WithChatLogprobs(RequestReader reader)
+    {
+        var top = reader.OptionalInteger("top_logprobs", 0, 20);
+        if (reader.OptionalBool("logprobs") is not true)
+            return top is null ? this : throw RequestReader.Invalid("top_logprobs", "'top_logprobs' needs 'logprobs' set to true.");
+        return this with { Logprobs = (int)(top ?? 0) };
+    }
+
+    /// <summary>Legacy completions' <c>logprobs</c> (0–5 alternatives per token) and <c>echo</c>.</summary>
+    public GenerationSettings WithLegacyLogprobs(RequestReader reader) =>
+        this with { Logprobs = (int?)reader.OptionalInteger("logprobs", 0, 5), Echo = reader.OptionalBool("echo") ?? false };
 
     /// <summary>Adds the grammar of <c>response_format</c> or <c>grammar</c>, if the request has one.</summary>
     public GenerationSettings WithResponseFormat(RequestReader reader, IGrammarChecker checker) =>
@@ -88,7 +110,11 @@ internal sealed record GenerationSettings(
                 $"({promptTokens.Length} in the prompt, {MaxTokens ?? 1} for the completion). Please reduce the prompt or the completion length.",
                 promptParam, "context_length_exceeded"));
         var maxNew = MaxTokens ?? maxSequenceTokens - promptTokens.Length;
-        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop, CacheIsolationKey, IgnoreEos);
+        return new GenerationRequest(id, promptTokens, maxNew, Sampling, Stop, CacheIsolationKey, IgnoreEos)
+        {
+            Logprobs = Logprobs,
+            PromptLogprobs = Echo && Logprobs is not null,
+        };
     }
 
     /// <summary>OpenAI's logit_bias: token id (as a string key) → -100..100; -100 bans the token outright.</summary>

@@ -20,7 +20,8 @@ internal sealed class RequestReader(JsonObject body)
         JsonNode? node;
         try
         {
-            node = await JsonNode.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            // A key given twice is ambiguous (and JsonObject would throw on it later): refused while parsing.
+            node = await JsonNode.ParseAsync(request.Body, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }, cancellationToken: cancellationToken);
         }
         catch (JsonException ex)
         {

@@ -16,7 +16,7 @@ internal static class TokenizerEndpoints
 
         var tokens = model.Tokenizer.Tokenize(content, addBos: reader.OptionalBool("add_special") ?? false, parseSpecial: true);
         return reader.OptionalBool("with_pieces") is true
-            ? TypedResults.Json(new { tokens = tokens.Select(id => new { id, piece = model.Tokenizer.Piece(id) }) }, ApiJson.Options)
+            ? TypedResults.Json(new { tokens = tokens.Select(id => new { id, piece = TokenText.Piece(model.Tokenizer, id) }) }, ApiJson.Options)
             : TypedResults.Json(new { tokens }, ApiJson.Options);
     }
 
@@ -25,9 +25,7 @@ internal static class TokenizerEndpoints
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
         var model = await models.AcquireNamedOrDefaultAsync(http, reader);
         if (reader.Get("tokens") is not JsonArray array) throw RequestReader.WrongType("tokens", "an array of token ids", reader.Get("tokens"));
-        var tokens = array.Select((item, i) => item is JsonValue v && v.TryGetValue(out long id) && id >= 0 && id < model.Tokenizer.VocabularySize
-            ? (int)id
-            : throw RequestReader.Invalid($"tokens[{i}]", $"Expected a token id from 0 to {model.Tokenizer.VocabularySize - 1}.")).ToArray();
+        var tokens = PromptInput.TokenIds(array, "tokens", model.Tokenizer.VocabularySize);
         return TypedResults.Json(new { content = model.Tokenizer.Detokenize(tokens) }, ApiJson.Options);
     }
 }

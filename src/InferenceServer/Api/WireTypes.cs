@@ -22,11 +22,8 @@ internal sealed record ChatCompletion(string Id, long Created, string Model, IRe
 internal sealed record ChatChoice(
     int Index,
     ChatMessage Message,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public object? Logprobs => null;
-}
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
 internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<WireToolCall>? ToolCalls = null);
 
@@ -45,11 +42,8 @@ internal sealed record ChatCompletionChunk(string Id, long Created, string Model
 internal sealed record ChatChunkChoice(
     int Index,
     ChatDelta Delta,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public object? Logprobs => null;
-}
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
 internal sealed record ChatDelta(string? Role = null, string? Content = null, IReadOnlyList<WireToolCall>? ToolCalls = null);
 
@@ -63,11 +57,8 @@ internal sealed record TextCompletion(string Id, long Created, string Model, IRe
 internal sealed record TextChoice(
     int Index,
     string Text,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public object? Logprobs => null;
-}
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] TextLogprobs? Logprobs = null);
 
 internal sealed record ModelObject(string Id, long Created, string OwnedBy)
 {

@@ -58,11 +58,17 @@ internal sealed class Admission : IDisposable
             request = request with { MaxNewTokens = _options.MaxCompletionTokens };
         }
 
-        // A request larger than the whole window takes all of it rather than being refused forever.
-        var cost = Math.Min(request.PromptTokens.Length + request.MaxNewTokens, Math.Max(_options.TokensPerMinute, 1));
-        if (Acquire(_tokens, RequestIdentity.Of(http), cost, $"Rate limit reached for tokens: {_options.TokensPerMinute} per minute (prompt plus max_tokens).") is { } refused)
-            throw new ApiException(refused);
+        ChargeTokens(http, request.PromptTokens.Length + request.MaxNewTokens);
         return request;
+    }
+
+    /// <summary>Charges tokens (prompt plus max_tokens, or embedding inputs) to the key's tokens-per-minute window.</summary>
+    public void ChargeTokens(HttpContext http, int tokens)
+    {
+        // A request larger than the whole window takes all of it rather than being refused forever.
+        var cost = Math.Min(tokens, Math.Max(_options.TokensPerMinute, 1));
+        if (Acquire(_tokens, RequestIdentity.Of(http), cost, $"Rate limit reached for tokens: {_options.TokensPerMinute} per minute (prompt plus max_tokens, or embedding inputs).") is { } refused)
+            throw new ApiException(refused);
     }
 
     private static ApiError? Acquire(PartitionedRateLimiter<string>? limiter, RequestIdentity identity, int permits, string message)
