@@ -27,7 +27,9 @@ server_dll=src/InferenceServer/bin/Release/$bin/InferenceServer.dll
 loadgen_dll=loadtests/InferenceServer.LoadGen/bin/Release/$bin/loadgen.dll
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; }
+# A backgrounded function is a subshell: its children (the dotnet processes) are stopped with it.
+stop() { pkill -TERM -P "$1" 2>/dev/null || true; kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+cleanup() { for pid in "${pids[@]}"; do stop "$pid"; done; }
 trap cleanup EXIT
 serve() { # port, flags...
   local port=$1; shift
@@ -48,13 +50,14 @@ generated() { # port: model b's generated tokens so far
 }
 measure_a_while_b() { # port serving b, label
   load "$1" b --requests 1000000 --duration 30m --out "$out/b.json" & local busy=$!
+  pids+=("$busy")
   sleep 5
   local before; before=$(generated "$1")
   local start; start=$(date +%s.%N)
   load 18101 a --requests "$requests" --out "$out/a-$2.json"
   local seconds; seconds=$(echo "$(date +%s.%N) - $start" | bc)
   local b_rate; b_rate=$(echo "scale=1; ($(generated "$1") - $before) / $seconds" | bc)
-  kill -TERM "$busy" 2>/dev/null || true; wait "$busy" 2>/dev/null || true
+  stop "$busy"
   echo "| A while B is busy in $2 | $(rate "$out/a-$2.json") | $b_rate | $(load_average) |"
 }
 
