@@ -25,6 +25,9 @@ public sealed record LlamaModelSettings(
 {
     /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
     public int GpuLayers { get; init; }
+
+    /// <summary>The context's KV cells for a model trained on <paramref name="trainedContext"/> tokens.</summary>
+    public int ContextCellsFor(int trainedContext) => ContextCells > 0 ? ContextCells : Math.Min(trainedContext, 4096) * MaxSequences;
 }
 
 /// <summary>The model file cannot be used; the message says which file and why.</summary>
@@ -93,7 +96,7 @@ public sealed class LlamaModel : IDisposable
 
         try
         {
-            parameters.ContextSize = (uint)(settings.ContextCells > 0 ? settings.ContextCells : Math.Min(weights.ContextSize, 4096) * settings.MaxSequences);
+            parameters.ContextSize = (uint)settings.ContextCellsFor(weights.ContextSize);
             var context = weights.CreateContext(parameters);
             var limits = new ModelLimits(
                 ContextCells: (int)context.ContextSize,

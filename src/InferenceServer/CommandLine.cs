@@ -16,11 +16,13 @@ internal static class CommandLine
 
     private static readonly Flag[] Flags =
     [
-        new(["-m", "--model"], "Model", "PATH", "GGUF model file, or hf://OWNER/REPO/FILE.gguf to download", ModelDownload.HubFile.Default.ToString()),
+        new(["-m", "--model"], "Model", "PATH", "GGUF model file, or hf://OWNER/REPO/FILE.gguf to download; repeat as -m ID=PATH[,ctx=N,parallel=N,keep_alive=5m,on_demand,chat_template=T] to serve several", ModelDownload.HubFile.Default.ToString()),
         new(["--hf-repo"], "HfRepo", "OWNER/REPO", "Hugging Face repository to download --hf-file from", "none"),
         new(["--hf-file"], "HfFile", "FILE", "GGUF file in --hf-repo", "none"),
         new(["--model-cache"], "ModelCache", "DIR", "folder for downloaded models", "~/.cache/inferenceserver/models"),
         new(["--model-id"], "ModelId", "ID", "model id that clients send in \"model\"", "file name without .gguf"),
+        new(["--models-memory-budget"], "ModelsMemoryBudget", "BYTES", "most memory loaded models may take (file + KV, e.g. 8G); the least recently used idle one is unloaded", "no limit"),
+        new(["--model-load-wait"], "ModelLoadWaitSeconds", "SECONDS", "longest a request waits for its model to load before 503", "60"),
         new(["--host"], "Host", "ADDRESS", "address to listen on", "127.0.0.1"),
         new(["--port"], "Port", "PORT", "port to listen on", "8080"),
         new(["-c", "--ctx-size"], "ContextSize", "N", "total KV cells shared by all sequences", "min(trained context, 4096) x parallel"),
@@ -54,6 +56,7 @@ internal static class CommandLine
     {
         settings = new Dictionary<string, string?>();
         helpWanted = false;
+        var models = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -72,9 +75,55 @@ internal static class CommandLine
             if (flag is null) return $"Unknown option '{arg}'. Run with --help to list the options.";
             var value = flag.IsSwitch ? inlineValue ?? "true" : inlineValue ?? (i + 1 < args.Length ? args[++i] : null);
             if (value is null) return $"Option '{arg}' needs a value ({flag.Value}).";
+            if (flag.Key == "Model")
+            {
+                models.Add(value);
+                continue;
+            }
             var key = $"{ServerOptions.Section}:{flag.Key}";
             if (flag.Repeatable) key += $":{settings.Keys.Count(k => k.StartsWith(key + ":", StringComparison.Ordinal))}";
             settings[key] = value;
+        }
+        return AddModels(models, settings);
+    }
+
+    private static readonly Dictionary<string, string> ModelEntryKeys = new()
+    {
+        ["ctx"] = "ContextSize", ["parallel"] = "Parallel", ["keep_alive"] = "KeepAlive", ["on_demand"] = "OnDemand", ["chat_template"] = "ChatTemplate",
+    };
+
+    /// <summary>
+    /// One plain -m PATH is the one-model setting "Model", exactly as before. Otherwise each -m is an entry of
+    /// "Models": ID=PATH[,key=value...], or a plain PATH whose id is its file name. A value naming an existing
+    /// file is always a plain path, whatever '=' or ',' it holds.
+    /// </summary>
+    private static string? AddModels(List<string> models, Dictionary<string, string?> settings)
+    {
+        bool IsPlain(string value) => !value.Contains('=') || File.Exists(value);
+        if (models is [var single] && IsPlain(single))
+        {
+            settings[$"{ServerOptions.Section}:Model"] = single;
+            return null;
+        }
+        for (var i = 0; i < models.Count; i++)
+        {
+            var prefix = $"{ServerOptions.Section}:Models:{i}:";
+            if (IsPlain(models[i]))
+            {
+                settings[prefix + "Path"] = models[i];
+                continue;
+            }
+            var parts = models[i].Split(',');
+            var eq = parts[0].IndexOf('=');
+            settings[prefix + "Id"] = parts[0][..eq];
+            settings[prefix + "Path"] = parts[0][(eq + 1)..];
+            foreach (var part in parts.Skip(1))
+            {
+                var (name, value) = part.IndexOf('=') is var at and >= 0 ? (part[..at], part[(at + 1)..]) : (part, "true");
+                if (!ModelEntryKeys.TryGetValue(name, out var key))
+                    return $"Unknown setting '{name}' in -m {models[i]}: expected {string.Join(", ", ModelEntryKeys.Keys)}.";
+                settings[prefix + key] = value;
+            }
         }
         return null;
     }

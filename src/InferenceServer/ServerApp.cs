@@ -46,8 +46,8 @@ public static class ServerApp
         builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
         var telemetry = new InferenceTelemetry();
         builder.Services.AddSingleton(_ => telemetry);
-        builder.Services.AddSingleton<ModelHost>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
+        builder.Services.AddSingleton<ModelRegistry>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ModelRegistry>());
         AddOpenTelemetry(builder, telemetry.MeterName);
         configure?.Invoke(builder);
 
@@ -82,10 +82,10 @@ public static class ServerApp
 
     private static void MapEndpoints(WebApplication app)
     {
-        app.MapGet("/health", (ModelHost host) => host.Model is null
+        app.MapGet("/health", (ModelRegistry models) => !models.IsStarted
             ? Results.Json(new { status = "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Json(new { status = "ok" }));
-        app.MapGet("/ready", (ModelHost host, Drain drain) => host.Model is null || drain.IsDraining
+        app.MapGet("/ready", (ModelRegistry models, Drain drain) => !models.IsStarted || drain.IsDraining
             ? Results.Json(new { status = drain.IsDraining ? "draining" : "loading" }, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Json(new { status = "ready" }));
         app.MapPrometheusScrapingEndpoint("/metrics");
@@ -141,16 +141,23 @@ public static class ServerApp
     private static void Validate(ServerOptions options)
     {
         // A model on the hub is checked when it has been downloaded, before it loads.
-        if (ModelDownload.ModelSource.HubFileOf(options) is null)
+        foreach (var spec in ModelSpec.From(options))
         {
-            try
+            if (spec.LocalPath is { } path)
             {
-                Llama.LlamaModel.CheckGgufFile(options.Model!);
+                try
+                {
+                    Llama.LlamaModel.CheckGgufFile(path);
+                }
+                catch (Llama.ModelLoadException ex)
+                {
+                    throw new ArgumentException(ex.Message);
+                }
             }
-            catch (Llama.ModelLoadException ex)
-            {
-                throw new ArgumentException(ex.Message);
-            }
+            var ofModel = options.Models.Count == 0 ? "" : $" of model '{spec.Id}'";
+            if (spec.Parallel is < 1 or > 256) throw new ArgumentException($"--parallel {spec.Parallel}{ofModel} must be between 1 and 256.");
+            if (options.BatchSize < spec.Parallel)
+                throw new ArgumentException($"--batch-size {options.BatchSize} must be at least --parallel {spec.Parallel}{ofModel}, so that every running sequence advances each step.");
         }
         foreach (var spec in options.Lora)
         {
@@ -166,12 +173,12 @@ public static class ServerApp
         }
         if (options.Lora.Select(spec => LoraSpec.Parse(spec).Name).GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new ArgumentException($"--lora names the adapter '{twice.Key}' twice.");
+        if (!string.IsNullOrWhiteSpace(options.ModelsMemoryBudget) && ModelSpec.ParseBytes(options.ModelsMemoryBudget) is not > 0)
+            throw new ArgumentException($"--models-memory-budget {options.ModelsMemoryBudget} is not a positive size (bytes, or with K, M, G: 8G).");
+        if (options.ModelLoadWaitSeconds < 0) throw new ArgumentException($"--model-load-wait {options.ModelLoadWaitSeconds} must not be negative.");
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port {options.Port} is not a valid port.");
-        if (options.Parallel is < 1 or > 256) throw new ArgumentException($"--parallel {options.Parallel} must be between 1 and 256.");
         if (options.ContextSize < 0) throw new ArgumentException($"--ctx-size {options.ContextSize} must not be negative.");
         if (options.Threads < 0) throw new ArgumentException($"--threads {options.Threads} must not be negative.");
-        if (options.BatchSize < options.Parallel)
-            throw new ArgumentException($"--batch-size {options.BatchSize} must be at least --parallel {options.Parallel}, so that every running sequence advances each step.");
         if (options.MicroBatchSize < 1 || options.MicroBatchSize > options.BatchSize)
             throw new ArgumentException($"--ubatch-size {options.MicroBatchSize} must be between 1 and --batch-size {options.BatchSize}.");
         if (options.MaxQueue < 0) throw new ArgumentException($"--max-queue {options.MaxQueue} must not be negative.");

@@ -8,6 +8,15 @@ public sealed class ServerOptions
     /// <summary>Path of the GGUF model file, or hf://OWNER/REPO/FILE.gguf to download; none = the default model.</summary>
     public string? Model { get; set; }
 
+    /// <summary>Several models, each with its own id and settings (repeated -m ID=PATH,...); empty = the one model above.</summary>
+    public List<ModelEntryOptions> Models { get; set; } = [];
+
+    /// <summary>Most memory the loaded models may take (estimated: GGUF file plus KV cache), as bytes or with K/M/G; none = no limit.</summary>
+    public string? ModelsMemoryBudget { get; set; }
+
+    /// <summary>Longest a request waits for its model to load before it gets 503 with Retry-After.</summary>
+    public double ModelLoadWaitSeconds { get; set; } = 60;
+
     /// <summary>Hugging Face repository (OWNER/REPO) to download <see cref="HfFile"/> from.</summary>
     public string? HfRepo { get; set; }
 
@@ -59,7 +68,7 @@ public sealed class ServerOptions
     /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
     public double MaxQueueWaitSeconds { get; set; }
 
-    /// <summary>LoRA adapters to load at start-up, each "NAME=PATH" or "NAME=PATH:SCALE" (SCALE: its default scale, 1 if absent).</summary>
+    /// <summary>LoRA adapters of the first model, loaded with it, each "NAME=PATH" or "NAME=PATH:SCALE" (SCALE: its default scale, 1 if absent).</summary>
     public List<string> Lora { get; set; } = [];
 
     /// <summary>Keys clients must send as "Authorization: Bearer KEY" on /v1 routes; none (and no file) = open.</summary>
@@ -97,4 +106,29 @@ public sealed class ServerOptions
     // Blank counts as unset: compose and Kubernetes pass empty Server__* variables for settings left at their default.
     public string ResolvedModelId => !string.IsNullOrWhiteSpace(ModelId) ? ModelId : Path.GetFileNameWithoutExtension(
         !string.IsNullOrWhiteSpace(HfFile) ? HfFile : !string.IsNullOrWhiteSpace(Model) ? Model : ModelDownload.HubFile.Default.File);
+}
+
+/// <summary>One of several served models (the "Server:Models" list); unset numbers take the server-wide settings.</summary>
+public sealed class ModelEntryOptions
+{
+    /// <summary>The id clients send as "model"; defaults to the file name without ".gguf".</summary>
+    public string? Id { get; set; }
+
+    /// <summary>GGUF file, or hf://OWNER/REPO/FILE.gguf to download.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>KV cells of this model's context; 0 = the server's --ctx-size.</summary>
+    public int ContextSize { get; set; }
+
+    /// <summary>Most sequences of this model decoding at once; 0 = the server's --parallel.</summary>
+    public int Parallel { get; set; }
+
+    /// <summary>How long the model stays loaded after its last request (30s, 5m, 1h, seconds; -1 = forever); none = forever, or 5m when on demand.</summary>
+    public string? KeepAlive { get; set; }
+
+    /// <summary>Loaded by its first request instead of at start.</summary>
+    public bool OnDemand { get; set; }
+
+    /// <summary>This model's chat template (as --chat-template); none = the server's.</summary>
+    public string? ChatTemplate { get; set; }
 }

@@ -78,7 +78,10 @@ public class ServerFixture : IAsyncLifetime
         }
     }
 
-    public ServedModel Model => _app!.Services.GetRequiredService<ModelHost>().Model!;
+    internal ModelRegistry Models => _app!.Services.GetRequiredService<ModelRegistry>();
+
+    /// <summary>The first configured model, loaded.</summary>
+    public ServedModel Model => Models.Loaded(Models.Specs[0].Id)!;
 
     public async Task DisposeAsync()
     {

@@ -16,30 +16,24 @@ internal static class AdapterSelection
     public const int MaxStacked = 8;
 
     /// <summary>
-    /// The served model for <c>model</c>, with the request's adapters recorded on <paramref name="http"/>.
-    /// A name that is not a model but ends in <c>:ADAPTER</c> after one names that model's adapter; the
-    /// returned model then carries the full name as its id, so responses echo what the client asked for.
+    /// The served model for <c>model</c> (loaded and leased as <see cref="Generation.RequireModelAsync"/> does), with
+    /// the request's adapters recorded on <paramref name="http"/>. A name that is no configured model but is one
+    /// followed by <c>:ADAPTER</c> names that model's adapter (ids may hold ':' themselves: the last one splits);
+    /// the returned model then carries the full name as its id, so responses echo what the client asked for.
     /// </summary>
-    public static ServedModel RequireModel(HttpContext http, ModelHost host, RequestReader reader)
+    public static async Task<ServedModel> RequireModelAsync(HttpContext http, ModelRegistry models, RequestReader reader)
     {
         var requested = reader.RequiredString("model");
-        ServedModel model;
         var stack = new List<ScaledAdapter>();
         var colon = requested.LastIndexOf(':');
-        try
+        ServedModel model;
+        if (models.IsConfigured(requested) || colon <= 0 || !models.IsConfigured(requested[..colon]))
         {
-            model = Generation.RequireModel(host, reader);
+            model = await Generation.RequireModelAsync(http, models, reader);
         }
-        catch (ApiException ex) when (ex.Error.Status == StatusCodes.Status404NotFound && colon > 0)
+        else
         {
-            try
-            {
-                model = Generation.RequireModel(host, new RequestReader(new JsonObject { ["model"] = requested[..colon] }));
-            }
-            catch (ApiException inner) when (inner.Error.Status == StatusCodes.Status404NotFound)
-            {
-                throw new ApiException(ApiError.ModelNotFound(requested));
-            }
+            model = await models.AcquireAsync(http, requested[..colon]);
             var name = requested[(colon + 1)..];
             var named = model.Adapters.Find(name) ?? throw new ApiException(NotFound(model.Id, name, "model"));
             stack.Add(new ScaledAdapter(named, named.DefaultScale));

@@ -29,17 +29,17 @@ internal sealed record AdapterDeleted(string Id, bool Deleted)
 /// </summary>
 internal static class AdaptersEndpoint
 {
-    public static IResult List(ModelHost host) =>
-        TypedResults.Json(new AdapterList(host.Model is { } model ? Describe(model) : []), ApiJson.Options);
+    public static IResult List(ModelRegistry models) =>
+        TypedResults.Json(new AdapterList(Loaded(models).SelectMany(model => model.Adapters.All.Select(a => Describe(model, a))).ToList()), ApiJson.Options);
 
-    /// <summary>The adapters of a model as /v1/models entries: "BASE:NAME", with the base as parent.</summary>
-    public static IEnumerable<ModelObject> AsModels(ServedModel model) =>
-        model.Adapters.All.Select(a => new ModelObject($"{model.Id}:{a.Name}", a.CreatedUnixSeconds, "inferenceserver", Parent: model.Id));
+    /// <summary>The adapters of the loaded models as /v1/models entries: "MODEL:NAME", with the model as parent.</summary>
+    public static IEnumerable<ModelObject> AsModels(ModelRegistry models) =>
+        Loaded(models).SelectMany(model => model.Adapters.All.Select(a => new ModelObject($"{model.Id}:{a.Name}", a.CreatedUnixSeconds, "inferenceserver", Parent: model.Id)));
 
-    public static async Task<IResult> LoadAsync(HttpContext http, ModelHost host)
+    public static async Task<IResult> LoadAsync(HttpContext http, ModelRegistry models)
     {
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
-        var model = Generation.RequireModel(host, reader);
+        var model = await Generation.RequireModelAsync(http, models, reader);
         var name = reader.RequiredString("name");
         var path = reader.RequiredString("path");
         var scale = (float)(reader.OptionalNumber("scale", -LoraAdapters.MaxScale, LoraAdapters.MaxScale) ?? 1.0);
@@ -63,18 +63,25 @@ internal static class AdaptersEndpoint
         return TypedResults.Json(Describe(model, adapter), ApiJson.Options, statusCode: StatusCodes.Status201Created);
     }
 
-    public static IResult Delete(string name, ModelHost host)
+    /// <summary>{name} is NAME, or MODEL:NAME where several loaded models have an adapter of that name.</summary>
+    public static IResult Delete(string name, ModelRegistry models)
     {
-        var model = host.Model ?? throw new ApiException(ApiError.Loading);
-        return model.Adapters.Remove(name)
+        var colon = name.LastIndexOf(':');
+        var owners = Loaded(models)
+            .Where(model => colon > 0 ? model.Id == name[..colon] && model.Adapters.Find(name[(colon + 1)..]) is not null : model.Adapters.Find(name) is not null)
+            .ToList();
+        if (owners.Count > 1)
+            throw RequestReader.Invalid("name", $"Several models have an adapter '{name}': name it as MODEL:{name}.");
+        return owners is [var owner] && owner.Adapters.Remove(colon > 0 ? name[(colon + 1)..] : name)
             ? TypedResults.Json(new AdapterDeleted(name, true), ApiJson.Options)
-            : AdapterSelection.NotFound(model.Id, name, "name").ToResult();
+            : new ApiError(StatusCodes.Status404NotFound, $"No loaded model has a LoRA adapter '{name}'.", "invalid_request_error", "name", "adapter_not_found").ToResult();
     }
+
+    /// <summary>Adapters live in a loaded model; a model not loaded now has none.</summary>
+    private static IEnumerable<ServedModel> Loaded(ModelRegistry models) => models.Specs.Select(spec => models.Loaded(spec.Id)).OfType<ServedModel>();
 
     private static ApiError Conflict(string name) =>
         new(StatusCodes.Status409Conflict, $"An adapter named '{name}' is already loaded; DELETE it first to replace it.", "invalid_request_error", "name", "adapter_exists");
-
-    private static List<AdapterObject> Describe(ServedModel model) => model.Adapters.All.Select(a => Describe(model, a)).ToList();
 
     private static AdapterObject Describe(ServedModel model, LoadedLoraAdapter adapter) => new(adapter.Name, model.Id, adapter.DefaultScale, adapter.CreatedUnixSeconds);
 }

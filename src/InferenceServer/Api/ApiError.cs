@@ -11,9 +11,6 @@ public sealed record ApiError(int Status, string Message, string Type, string? P
     public static ApiError ModelNotFound(string model) =>
         new(StatusCodes.Status404NotFound, $"The model '{model}' does not exist.", "invalid_request_error", "model", "model_not_found");
 
-    public static readonly ApiError Loading =
-        new(StatusCodes.Status503ServiceUnavailable, "The model is still loading. Retry shortly.", "service_unavailable", Code: "model_loading");
-
     public static ApiError Overloaded(string message) =>
         new(StatusCodes.Status429TooManyRequests, message, "rate_limit_error", Code: "server_overloaded", RetryAfterSeconds: 1);
 

@@ -7,11 +7,11 @@ namespace InferenceServer.Api;
 /// <summary>POST /v1/chat/completions: OpenAI chat completions, whole or streamed as SSE, with tool calling.</summary>
 internal static class ChatCompletionsEndpoint
 {
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelHost host, ILoggerFactory loggers)
+    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = AdapterSelection.RequireModel(http, host, reader);
+        var model = await AdapterSelection.RequireModelAsync(http, models, reader);
         var input = ChatInput.Read(reader);
         http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)

@@ -10,11 +10,11 @@ internal static class CompletionsEndpoint
 {
     private const int MaxPrompts = 128;
 
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelHost host, ILoggerFactory loggers)
+    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = AdapterSelection.RequireModel(http, host, reader);
+        var model = await AdapterSelection.RequireModelAsync(http, models, reader);
         var prompts = PromptInput.Read(reader, "prompt", MaxPrompts, model.Tokenizer.VocabularySize);
         var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize)
             .WithResponseFormat(reader, model.Grammars).WithLegacyLogprobs(reader);

@@ -8,10 +8,10 @@ internal static class EmbeddingsEndpoint
 {
     private const int MaxInputs = 2048;
 
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelHost host)
+    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models)
     {
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
-        var model = Generation.RequireModel(host, reader);
+        var model = await Generation.RequireModelAsync(http, models, reader);
         var inputs = ReadInputs(reader, model);
 
         var format = reader.OptionalString("encoding_format") ?? "float";

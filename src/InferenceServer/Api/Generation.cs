@@ -12,12 +12,9 @@ internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason,
 /// <summary>What both completion endpoints do with the engine: submit, gather, or stream choice by choice.</summary>
 internal static class Generation
 {
-    public static ServedModel RequireModel(ModelHost host, RequestReader reader)
-    {
-        var requested = reader.RequiredString("model");
-        var model = host.Model ?? throw new ApiException(ApiError.Loading);
-        return requested == model.Id ? model : throw new ApiException(ApiError.ModelNotFound(requested));
-    }
+    /// <summary>The request's "model", loaded and held until the HTTP request completes (see <see cref="ModelResolution"/>).</summary>
+    public static Task<ServedModel> RequireModelAsync(HttpContext http, ModelRegistry models, RequestReader reader) =>
+        models.AcquireAsync(http, reader.RequiredString("model"));
 
     /// <summary>Tokenizes prompt text after checking that the vocabulary can encode it (llama.cpp aborts the process otherwise).</summary>
     public static int[] Tokenize(ServedModel model, string text, string param)

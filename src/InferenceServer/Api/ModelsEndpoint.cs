@@ -1,15 +1,16 @@
 namespace InferenceServer.Api;
 
-/// <summary>GET /v1/models and /v1/models/{id}.</summary>
+/// <summary>GET /v1/models and /v1/models/{id}: every configured model, loaded or not.</summary>
 internal static class ModelsEndpoint
 {
-    public static IResult List(ModelHost host) =>
-        TypedResults.Json(new ModelList(host.Model is { } model ? [Describe(model), .. AdaptersEndpoint.AsModels(model)] : []), ApiJson.Options);
+    public static IResult List(ModelRegistry models) =>
+        TypedResults.Json(new ModelList([.. models.Specs.Select(spec => Describe(spec.Id, models)), .. AdaptersEndpoint.AsModels(models)]), ApiJson.Options);
 
-    public static IResult Get(string id, ModelHost host) =>
-        host.Model is { } model && (model.Id == id ? Describe(model) : AdaptersEndpoint.AsModels(model).FirstOrDefault(m => m.Id == id)) is { } found
+    /// <summary>A configured model, or a loaded model's adapter as MODEL:ADAPTER.</summary>
+    public static IResult Get(string id, ModelRegistry models) =>
+        (models.IsConfigured(id) ? Describe(id, models) : AdaptersEndpoint.AsModels(models).FirstOrDefault(m => m.Id == id)) is { } found
             ? TypedResults.Json(found, ApiJson.Options)
             : ApiError.ModelNotFound(id).ToResult();
 
-    private static ModelObject Describe(ServedModel model) => new(model.Id, model.CreatedUnixSeconds, "inferenceserver");
+    private static ModelObject Describe(string id, ModelRegistry models) => new(id, models.CreatedUnixSeconds, "inferenceserver");
 }

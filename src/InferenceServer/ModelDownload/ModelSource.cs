@@ -18,15 +18,13 @@ internal static class ModelSource
         return HubFile.IsHubReference(model) ? HubFile.Parse(model) : null;
     }
 
-    /// <summary>The local path of the model, downloading it first when it lives on the hub and is not cached yet.</summary>
-    public static async Task<string> ResolveAsync(ServerOptions options, IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>The local path of a model, downloading it first when it lives on the hub and is not cached yet.</summary>
+    public static async Task<string> ResolveAsync(ModelSpec spec, string? modelCache, IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
     {
-        if (HubFileOf(options) is not { } file) return options.Model!;
-        if (string.IsNullOrWhiteSpace(options.Model) && string.IsNullOrWhiteSpace(options.HfRepo))
-            logger.LogInformation("No model given: serving the default model {Model} (pass -m FILE.gguf or -m hf://OWNER/REPO/FILE.gguf for another)", file);
+        if (spec.Hub is not { } file) return spec.LocalPath!;
 
         using var handler = HubDownloader.CreateHandler();
-        var downloader = new HubDownloader(HubSettings.From(configuration, options.ModelCache), handler, DownloadProgress.For(logger));
+        var downloader = new HubDownloader(HubSettings.From(configuration, modelCache), handler, DownloadProgress.For(logger));
         var path = downloader.CachePath(file);
         if (File.Exists(path))
             logger.LogInformation("Using {Model} from the cache: {Path}", file, path);

@@ -45,10 +45,10 @@ internal sealed class RequestRecord
 
 /// <summary>
 /// The server's metrics (OpenTelemetry meter "InferenceServer", exported as Prometheus text on /metrics and by OTLP)
-/// and its request spans (activity source "InferenceServer"). Hears the engine as its <see cref="IEngineObserver"/>
-/// on the loop thread: every callback is a dictionary look-up and a few instrument updates.
+/// and its request spans (activity source "InferenceServer"). Hears each loaded model's engine through
+/// <see cref="ObserverFor"/>; engine gauges and per-request metrics carry the tag "model".
 /// </summary>
-internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
+internal sealed class InferenceTelemetry : IDisposable
 {
     /// <summary>The activity source's name, and the meter's for the first server in a process.</summary>
     public const string Name = "InferenceServer";
@@ -61,6 +61,8 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
     private readonly Meter _meter;
     private readonly ActivitySource _source = new(Name);
     private readonly ConcurrentDictionary<string, (RequestRecord Record, DateTimeOffset SubmittedAt)> _inEngine = new();
+    /// <summary>The loaded models' engines, by model id, that the gauges read (one series per model, tagged "model").</summary>
+    private readonly ConcurrentDictionary<string, InferenceEngine> _engines = new();
     private readonly Counter<long> _promptTokens;
     private readonly Counter<long> _generationTokens;
     private readonly Counter<long> _prefixCacheQueries;
@@ -86,22 +88,29 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
         _interTokenLatency = Seconds("inferenceserver.inter_token_latency", "Between consecutive tokens of one request.", LatencyBuckets);
         _endToEndLatency = Seconds("inferenceserver.e2e_request_latency", "From submission to the last token.", RequestBuckets);
         _queueTime = Seconds("inferenceserver.request_queue_time", "Waiting for a free sequence.", RequestBuckets);
-        _meter.CreateObservableGauge("inferenceserver.running_sequences", () => Engine?.Snapshot.Running ?? 0, description: "Requests holding a sequence.");
-        _meter.CreateObservableGauge("inferenceserver.queue_length", () => Engine?.Snapshot.Waiting ?? 0, description: "Requests waiting for a sequence.");
-        _meter.CreateObservableGauge("inferenceserver.kv_cells_used", () => Engine?.Snapshot is { } s ? s.ReservedCells + s.PrefixCache.CachedCells : 0,
-            description: "KV cells reserved by running requests or held by the prefix cache.");
-        _meter.CreateObservableGauge("inferenceserver.kv_cache_usage_ratio",
-            () => Engine?.Snapshot is { ContextCells: > 0 } s ? (double)(s.ReservedCells + s.PrefixCache.CachedCells) / s.ContextCells : 0,
-            description: "KV cells in use (reserved or cached), 0 to 1.");
-        _meter.CreateObservableGauge("inferenceserver.prefix_cache_cells", () => Engine?.Snapshot.PrefixCache.CachedCells ?? 0,
-            description: "KV cells held by the prefix cache (evictable).");
-        _meter.CreateObservableGauge("inferenceserver.kv_cells_total", () => Engine?.Snapshot.ContextCells ?? 0, description: "KV cells of the context.");
+        Gauge("inferenceserver.running_sequences", s => s.Running, "Requests holding a sequence.");
+        Gauge("inferenceserver.queue_length", s => s.Waiting, "Requests waiting for a sequence.");
+        Gauge("inferenceserver.kv_cells_used", s => s.ReservedCells + s.PrefixCache.CachedCells, "KV cells reserved by running requests or held by the prefix cache.");
+        Gauge("inferenceserver.kv_cache_usage_ratio", s => s.ContextCells > 0 ? (double)(s.ReservedCells + s.PrefixCache.CachedCells) / s.ContextCells : 0,
+            "KV cells in use (reserved or cached), 0 to 1.");
+        Gauge("inferenceserver.prefix_cache_cells", s => s.PrefixCache.CachedCells, "KV cells held by the prefix cache (evictable).");
+        Gauge("inferenceserver.kv_cells_total", s => s.ContextCells, "KV cells of the context.");
     }
 
     public string MeterName => _meter.Name;
 
-    /// <summary>The engine the gauges read; set once the model is loaded.</summary>
-    public InferenceEngine? Engine { get; set; }
+    /// <summary>The observer for a model's engine: it records that model's requests, tagged with its id.</summary>
+    public IEngineObserver ObserverFor(string modelId) => new ModelObserver(this, new KeyValuePair<string, object?>("model", modelId));
+
+    /// <summary>Starts reporting a loaded model's engine in the gauges.</summary>
+    public void AddEngine(string modelId, InferenceEngine engine) => _engines[modelId] = engine;
+
+    /// <summary>Stops reporting an unloaded model's engine.</summary>
+    public void RemoveEngine(string modelId) => _engines.TryRemove(modelId, out _);
+
+    private void Gauge<T>(string name, Func<EngineSnapshot, T> read, string description) where T : struct =>
+        _meter.CreateObservableGauge(name, () => _engines.Select(e => new Measurement<T>(read(e.Value.Snapshot), new KeyValuePair<string, object?>("model", e.Key))),
+            description: description);
 
     private Histogram<double> Seconds(string name, string description, double[] buckets) =>
         _meter.CreateHistogram(name, "s", description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
@@ -114,29 +123,33 @@ internal sealed class InferenceTelemetry : IEngineObserver, IDisposable
         _inEngine[engineRequestId] = (record, now);
     }
 
-    public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+    /// <summary>Hears one model's engine on its loop thread: every callback is a dictionary look-up and a few instrument updates.</summary>
+    private sealed class ModelObserver(InferenceTelemetry telemetry, KeyValuePair<string, object?> model) : IEngineObserver
     {
-    }
+        public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+        {
+        }
 
-    public void RequestAdmitted(string requestId, TimeSpan queueWait)
-    {
-    }
+        public void RequestAdmitted(string requestId, TimeSpan queueWait)
+        {
+        }
 
-    public void TokenGenerated(string requestId, TimeSpan? sinceLastToken)
-    {
-        if (sinceLastToken is { } gap) _interTokenLatency.Record(gap.TotalSeconds);
-    }
+        public void TokenGenerated(string requestId, TimeSpan? sinceLastToken)
+        {
+            if (sinceLastToken is { } gap) telemetry._interTokenLatency.Record(gap.TotalSeconds, model);
+        }
 
-    public void RequestFinished(string requestId, GenerationFinished finished)
-    {
-        _promptTokens.Add(finished.PromptTokens);
-        _generationTokens.Add(finished.CompletionTokens);
-        _prefixCacheQueries.Add(finished.PromptTokens);
-        _prefixCacheHits.Add(finished.CachedPromptTokens);
-        _queueTime.Record(finished.Timings.QueueWait.TotalSeconds);
-        _endToEndLatency.Record(finished.Timings.Total.TotalSeconds);
-        if (finished.Timings.TimeToFirstToken is { } ttft) _timeToFirstToken.Record(ttft.TotalSeconds);
-        if (_inEngine.TryRemove(requestId, out var entry)) entry.Record.AddFinished(entry.SubmittedAt, finished);
+        public void RequestFinished(string requestId, GenerationFinished finished)
+        {
+            telemetry._promptTokens.Add(finished.PromptTokens, model);
+            telemetry._generationTokens.Add(finished.CompletionTokens, model);
+            telemetry._prefixCacheQueries.Add(finished.PromptTokens, model);
+            telemetry._prefixCacheHits.Add(finished.CachedPromptTokens, model);
+            telemetry._queueTime.Record(finished.Timings.QueueWait.TotalSeconds, model);
+            telemetry._endToEndLatency.Record(finished.Timings.Total.TotalSeconds, model);
+            if (finished.Timings.TimeToFirstToken is { } ttft) telemetry._timeToFirstToken.Record(ttft.TotalSeconds, model);
+            if (telemetry._inEngine.TryRemove(requestId, out var entry)) entry.Record.AddFinished(entry.SubmittedAt, finished);
+        }
     }
 
     /// <summary>

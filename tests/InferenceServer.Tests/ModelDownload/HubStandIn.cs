@@ -30,6 +30,9 @@ public sealed class HubStandIn : IAsyncDisposable
     /// <summary>When set, the next storage GET sends only this many bytes of its body, then drops the connection.</summary>
     public long? BreakNextBodyAfter { get; set; }
 
+    /// <summary>When set, storage GETs send nothing until this task completes (a download that takes as long as a test needs).</summary>
+    public Task? HoldBodies { get; set; }
+
     public Uri Endpoint { get; private set; } = null!;
 
     private HubStandIn(WebApplication app) => _app = app;
@@ -85,6 +88,7 @@ public sealed class HubStandIn : IAsyncDisposable
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
+        if (context.Request.Method == "GET" && HoldBodies is { } hold) await hold;
         if (context.Request.Method == "GET" && BreakNextBodyAfter is { } cut)
         {
             BreakNextBodyAfter = null;

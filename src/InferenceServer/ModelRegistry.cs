@@ -1,0 +1,374 @@
+using InferenceServer.Engine;
+using InferenceServer.Llama;
+using InferenceServer.ModelDownload;
+using InferenceServer.Operations;
+using Microsoft.Extensions.Options;
+
+namespace InferenceServer;
+
+/// <summary>What the API needs from a loaded model.</summary>
+public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars,
+    LoraAdapters Adapters);
+
+/// <summary>No configured model has this id.</summary>
+internal sealed class UnknownModelException(string id) : Exception($"The model '{id}' does not exist.")
+{
+    public string Id { get; } = id;
+}
+
+/// <summary>The model is configured but cannot serve now (still loading, failed to load, or the server is stopping); retry later.</summary>
+internal sealed class ModelUnavailableException(string message, string code, int retryAfterSeconds) : Exception(message)
+{
+    public string Code { get; } = code;
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
+}
+
+/// <summary>A request's hold on a loaded model: while any lease is held the model is never unloaded. Dispose once the request ends.</summary>
+internal sealed class ModelLease(ServedModel model, Action release) : IDisposable
+{
+    private int _released;
+
+    public ServedModel Model => model;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) release();
+    }
+}
+
+/// <summary>
+/// Owns the served models. Models not marked on-demand load in the background once the server listens (so
+/// /health answers 503 meanwhile; a failure stops the server with exit code 2); the others load on their
+/// first request. A request for a model that is loading waits for it, for at most --model-load-wait.
+/// A model with a keep_alive is unloaded that long after its last lease ended; with --models-memory-budget,
+/// loading a model first unloads least recently used idle models until the estimates fit.
+/// Invariants (under <see cref="_lock"/>): a model with leases or waiting requests is never unloaded; <see cref="ModelSlot.Loading"/>
+/// is set exactly while a load runs; the bytes counted against the budget are the slots' reservations (loading
+/// or loaded) plus <see cref="_releasingBytes"/> of models detached but not yet disposed.
+/// Thread-safety: every public member may be called from any thread.
+/// </summary>
+internal sealed class ModelRegistry : BackgroundService
+{
+    private readonly ServerOptions _options;
+    private readonly IConfiguration _configuration;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILoggerFactory _loggers;
+    private readonly InferenceTelemetry _telemetry;
+    private readonly IEngineObserver[] _observers;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _clock = TimeProvider.System;
+    private readonly Dictionary<string, ModelSlot> _slots;
+    private readonly long? _budgetBytes;
+    private readonly TimeSpan _loadWait;
+    private readonly Lock _lock = new();
+    // Never disposed: a load that starts as the server stops may still read its token.
+    private readonly CancellationTokenSource _stopping = new();
+    private long _releasingBytes;
+    private int _libraryLogged;
+    private bool _disposed;
+    private volatile bool _started;
+
+    public ModelRegistry(IOptions<ServerOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILoggerFactory loggers,
+        InferenceTelemetry telemetry, IEnumerable<IEngineObserver> observers)
+    {
+        _options = options.Value;
+        _configuration = configuration;
+        _lifetime = lifetime;
+        _loggers = loggers;
+        _telemetry = telemetry;
+        _observers = observers.ToArray();
+        _logger = loggers.CreateLogger<ModelRegistry>();
+        Specs = ModelSpec.From(_options);
+        _slots = Specs.ToDictionary(spec => spec.Id, spec => new ModelSlot(spec));
+        _budgetBytes = string.IsNullOrWhiteSpace(_options.ModelsMemoryBudget) ? null : ModelSpec.ParseBytes(_options.ModelsMemoryBudget);
+        _loadWait = TimeSpan.FromSeconds(_options.ModelLoadWaitSeconds);
+    }
+
+    /// <summary>The configured models, in the order given; the first is the default where a request names none.</summary>
+    public IReadOnlyList<ModelSpec> Specs { get; }
+
+    /// <summary>When the server started: the "created" time of every model in /v1/models.</summary>
+    public long CreatedUnixSeconds { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>True once every model that loads at start has loaded (/health, /ready).</summary>
+    public bool IsStarted => _started;
+
+    public bool IsConfigured(string id) => _slots.ContainsKey(id);
+
+    /// <summary>The model if it is loaded now, without taking a lease (for tests and diagnostics).</summary>
+    public ServedModel? Loaded(string id)
+    {
+        lock (_lock) return _slots.TryGetValue(id, out var slot) ? slot.Loaded?.Served : null;
+    }
+
+    /// <summary>
+    /// A lease on the model with this id, loading it first if needed and waiting at most --model-load-wait for it.
+    /// Throws <see cref="UnknownModelException"/> or <see cref="ModelUnavailableException"/>.
+    /// </summary>
+    public async Task<ModelLease> AcquireAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!_slots.TryGetValue(id, out var slot)) throw new UnknownModelException(id);
+        var started = _clock.GetTimestamp();
+        while (true)
+        {
+            Task loading;
+            lock (_lock)
+            {
+                if (_disposed) throw new ModelUnavailableException("The server is shutting down. Retry shortly.", "server_shutting_down", 1);
+                if (slot.Loaded is { } loaded)
+                {
+                    slot.Leases++;
+                    return new ModelLease(loaded.Served, () => Release(slot));
+                }
+                loading = slot.Loading ?? StartLoading(slot);
+                slot.Waiters++;
+            }
+            var left = _loadWait - _clock.GetElapsedTime(started);
+            try
+            {
+                await loading.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                throw new ModelUnavailableException($"The model '{id}' is still loading. Retry shortly.", "model_loading", 5);
+            }
+            catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
+            {
+                throw new ModelUnavailableException($"The model '{id}' could not be loaded: {ex.Message}", "model_unavailable", 5);
+            }
+            finally
+            {
+                lock (_lock) slot.Waiters--;
+            }
+            // Loaded now, unless it was unloaded again in between: then take another turn.
+        }
+    }
+
+    private void Release(ModelSlot slot)
+    {
+        lock (_lock)
+        {
+            slot.Leases--;
+            slot.LastUsed = _clock.GetTimestamp();
+        }
+    }
+
+    /// <summary>Starts loading a slot's model; called under the lock when no load runs.</summary>
+    private Task StartLoading(ModelSlot slot)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        slot.Loading = done.Task;
+        // The load belongs to no request: its logs and spans must not carry the first waiting request's id.
+        using (ExecutionContext.SuppressFlow()) _ = Task.Run(() => LoadAsync(slot, done));
+        return done.Task;
+    }
+
+    private async Task LoadAsync(ModelSlot slot, TaskCompletionSource done)
+    {
+        var spec = slot.Spec;
+        LoadedModel? loaded = null;
+        try
+        {
+            var path = await ModelSource.ResolveAsync(spec, _options.ModelCache, _configuration, _logger, _stopping.Token);
+            var threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
+            var settings = new LlamaModelSettings(path, spec.ContextSize, spec.Parallel, _options.BatchSize, _options.MicroBatchSize, threads,
+                KvPerSequence: _options.Deterministic, ChatTemplate: spec.ChatTemplate) { GpuLayers = _options.GpuLayers };
+            var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
+            var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
+            if (slot == _slots[Specs[0].Id]) LoadStartupAdapters(llama);
+            if (Interlocked.Exchange(ref _libraryLogged, 1) == 0)
+                _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
+            var engine = new InferenceEngine(llama.Executor, llama.Tokenizer,
+                new EngineOptions
+                {
+                    MaxQueuedRequests = _options.MaxQueue,
+                    PrefixCaching = !_options.NoPrefixCache && !_options.Deterministic,
+                    // A chunk of 64 or more of one sequence's tokens takes ggml's tiled attention kernel, whose
+                    // rounding depends on where the chunk starts (docs/determinism.md).
+                    MaxPrefillChunk = _options.Deterministic ? 63 : int.MaxValue,
+                    MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
+                },
+                _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]));
+            loaded = new LoadedModel(new ServedModel(spec.Id, CreatedUnixSeconds, engine, llama.Tokenizer, llama.ChatRenderer, llama.Embeddings, llama.Grammars, llama.Adapters), llama, reserved);
+            lock (_lock)
+            {
+                if (!_disposed)
+                {
+                    slot.Loaded = loaded;
+                    slot.LastUsed = _clock.GetTimestamp();
+                    _telemetry.AddEngine(spec.Id, engine);
+                    loaded = null;
+                }
+            }
+            // Null unless the server stopped while the model loaded.
+            if (loaded is null) _logger.LogInformation("Model {ModelId} is ready", spec.Id);
+            else loaded.Dispose();
+            Finish(slot, done, null);
+        }
+        catch (Exception ex)
+        {
+            lock (_lock) slot.Reserved = 0;
+            Finish(slot, done, ex);
+        }
+    }
+
+    /// <summary>
+    /// The --lora adapters, loaded into the first configured model (with every load of it: an unloaded model comes
+    /// back with them; adapters loaded at run time through /v1/adapters do not). One that cannot be used fails the
+    /// load like a bad model file. Disposes the model then.
+    /// </summary>
+    private void LoadStartupAdapters(LlamaModel llama)
+    {
+        try
+        {
+            foreach (var entry in _options.Lora)
+            {
+                var (name, path, scale) = LoraSpec.Parse(entry);
+                llama.Adapters.Load(name, path, scale);
+                _logger.LogInformation("LoRA adapter {Name} loaded from {Path} (default scale {Scale})", name, path, scale);
+            }
+        }
+        catch (Exception ex) when (ex is ModelLoadException or ArgumentException)
+        {
+            llama.Dispose();
+            throw ex as ModelLoadException ?? new ModelLoadException($"--lora: {ex.Message}", ex);
+        }
+    }
+
+    private void Finish(ModelSlot slot, TaskCompletionSource done, Exception? error)
+    {
+        lock (_lock) slot.Loading = null;
+        if (error is null) done.SetResult();
+        else done.SetException(error);
+    }
+
+    /// <summary>
+    /// Reserves a model's estimated bytes, unloading least recently used idle models until they fit the budget.
+    /// Throws <see cref="ModelLoadException"/> when they cannot fit even then.
+    /// </summary>
+    private long MakeRoom(ModelSlot slot, long bytes, long budget)
+    {
+        List<LoadedModel> evicted = [];
+        lock (_lock)
+        {
+            if (bytes > budget)
+                throw new ModelLoadException($"It needs about {Megabytes(bytes)} MB, more than the whole --models-memory-budget of {Megabytes(budget)} MB.");
+            var used = _releasingBytes + _slots.Values.Sum(s => s.Reserved);
+            foreach (var idle in _slots.Values.Where(s => s is { Loaded: not null, Leases: 0, Waiters: 0 }).OrderBy(s => s.LastUsed).ToList())
+            {
+                if (used + bytes <= budget) break;
+                used -= idle.Reserved;
+                evicted.Add(Detach(idle));
+            }
+            if (used + bytes > budget)
+            {
+                var busy = string.Join(", ", _slots.Values.Where(s => s != slot && s.Reserved > 0).Select(s => s.Spec.Id));
+                throw new ModelLoadException($"It needs about {Megabytes(bytes)} MB and the --models-memory-budget of {Megabytes(budget)} MB is held by models in use ({busy}). Retry when they are idle.");
+            }
+            slot.Reserved = bytes;
+        }
+        foreach (var model in evicted) Unload(model, $"to make room for {slot.Spec.Id}");
+        return bytes;
+    }
+
+    private static long Megabytes(long bytes) => (bytes + (1 << 20) - 1) >> 20;
+
+    /// <summary>Takes a loaded model out of service (under the lock): no new lease can reach it, its bytes count until it is disposed.</summary>
+    private LoadedModel Detach(ModelSlot slot)
+    {
+        var loaded = slot.Loaded!;
+        slot.Loaded = null;
+        _releasingBytes += slot.Reserved;
+        slot.Reserved = 0;
+        _telemetry.RemoveEngine(slot.Spec.Id);
+        return loaded;
+    }
+
+    private void Unload(LoadedModel model, string reason)
+    {
+        model.Dispose();
+        lock (_lock) _releasingBytes -= model.Reserved;
+        _logger.LogInformation("Model {ModelId} unloaded {Reason}", model.Served.Id, reason);
+    }
+
+    /// <summary>Unloads every loaded model whose keep_alive has passed since its last lease ended.</summary>
+    private void UnloadIdle()
+    {
+        List<LoadedModel> idle = [];
+        lock (_lock)
+        {
+            foreach (var slot in _slots.Values)
+                if (slot is { Loaded: not null, Leases: 0, Waiters: 0, Spec.KeepAlive: { } keepAlive } && _clock.GetElapsedTime(slot.LastUsed) >= keepAlive)
+                    idle.Add(Detach(slot));
+        }
+        foreach (var model in idle) Unload(model, "after its keep_alive");
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        if (_options.Models.Count == 0 && string.IsNullOrWhiteSpace(_options.Model) && string.IsNullOrWhiteSpace(_options.HfRepo))
+            _logger.LogInformation("No model given: serving the default model {Model} (pass -m FILE.gguf or -m hf://OWNER/REPO/FILE.gguf for another)", Specs[0].Hub);
+        foreach (var slot in _slots.Values.Where(s => !s.Spec.OnDemand))
+        {
+            Task loading;
+            lock (_lock) loading = slot.Loading ?? (slot.Loaded is null ? StartLoading(slot) : Task.CompletedTask);
+            try
+            {
+                await loading.WaitAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
+            {
+                _logger.LogCritical("{Message}", ex.Message);
+                Environment.ExitCode = 2;
+                _lifetime.StopApplication();
+                return;
+            }
+        }
+        _started = true;
+
+        if (Specs.All(spec => spec.KeepAlive is null)) return;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken)) UnloadIdle();
+    }
+
+    // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.
+    public override void Dispose()
+    {
+        List<LoadedModel> loaded;
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            loaded = _slots.Values.Where(s => s.Loaded is not null).Select(Detach).ToList();
+        }
+        _stopping.Cancel();
+        foreach (var model in loaded) model.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>One configured model's state; every field is guarded by the registry's lock.</summary>
+    private sealed class ModelSlot(ModelSpec spec)
+    {
+        public ModelSpec Spec { get; } = spec;
+        public LoadedModel? Loaded { get; set; }
+        public Task? Loading { get; set; }
+        public int Leases { get; set; }
+
+        /// <summary>Requests waiting for this model's load: like leases, they keep a just-loaded model from eviction.</summary>
+        public int Waiters { get; set; }
+        public long LastUsed { get; set; }
+
+        /// <summary>Estimated bytes counted against the budget while the model loads or is loaded (0 without a budget).</summary>
+        public long Reserved { get; set; }
+    }
+
+    private sealed record LoadedModel(ServedModel Served, LlamaModel Llama, long Reserved) : IDisposable
+    {
+        public void Dispose()
+        {
+            Served.Engine.Dispose();
+            Llama.Dispose();
+        }
+    }
+}
