@@ -175,7 +175,7 @@ internal sealed class ModelRegistry : BackgroundService
                 KvPerSequence: _options.Deterministic, ChatTemplate: spec.ChatTemplate) { GpuLayers = _options.GpuLayers };
             var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
             var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
-            if (slot == _slots[Specs[0].Id]) LoadStartupAdapters(llama);
+            if (spec.Id == Specs[0].Id) LoadStartupAdapters(llama);
             if (Interlocked.Exchange(ref _libraryLogged, 1) == 0)
                 _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
             var engine = new InferenceEngine(llama.Executor, llama.Tokenizer,
