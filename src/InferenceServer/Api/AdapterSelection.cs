@@ -45,7 +45,7 @@ internal static class AdapterSelection
         return model;
     }
 
-    /// <summary>The adapters <see cref="RequireModel"/> chose for this request; none when it was not called.</summary>
+    /// <summary>The adapters <see cref="RequireModelAsync"/> chose for this request; none when it was not called.</summary>
     public static AdapterSet Of(HttpContext http) => http.Features.Get<AdapterSet>() ?? AdapterSet.Base;
 
     public static ApiError NotFound(string modelId, string adapter, string param) =>
