@@ -55,25 +55,36 @@ internal static class Greedy
 }
 
 /// <summary>
-/// With --deterministic every sequence has its own KV cells, so a request's greedy output must be
-/// bit-for-bit the same alone and among fifteen others. (With shared cells, attention sums over other
+/// With --deterministic every sequence has its own KV cells, so a request's output (greedy, or sampled with
+/// its seed) must be bit-for-bit the same alone and among fifteen others. (With shared cells, attention sums over other
 /// sequences' interleaved cells round differently; see README.)
 /// </summary>
 [Collection(DeterministicServerCollection.Name)]
 public class DeterministicBatchingTests(DeterministicServerFixture server)
 {
-    [Fact]
-    public async Task Greedy_output_is_the_same_alone_and_among_fifteen_other_requests()
+    /// <summary>Greedy, and sampled with a seed per request: each request has its own sampler and random stream.</summary>
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    public async Task Output_is_the_same_alone_and_among_fifteen_other_requests(double temperature)
     {
         var prompts = BatchingTests.Names.Select((name, i) => $"Once upon a time, {name} went to the {(i % 2 == 0 ? "park" : "shop")} with {i + 1} friends.").ToArray();
+        async Task<string> Complete(int i)
+        {
+            using var response = await server.Http.PostAsJsonAsync("v1/completions",
+                new { model = ServerFixture.ModelId, prompt = prompts[i], max_tokens = 48, temperature, seed = i });
+            response.EnsureSuccessStatusCode();
+            return (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["text"]!;
+        }
+
         var alone = new List<string>();
-        foreach (var prompt in prompts) alone.Add(await Greedy.Complete(server, prompt, 48));
+        for (var i = 0; i < prompts.Length; i++) alone.Add(await Complete(i));
 
         // Staggered starts, so prompts are prefilled while other sequences are generating.
-        var together = await Task.WhenAll(prompts.Select(async (prompt, i) =>
+        var together = await Task.WhenAll(prompts.Select(async (_, i) =>
         {
             await Task.Delay(i * 15);
-            return await Greedy.Complete(server, prompt, 48);
+            return await Complete(i);
         }));
 
         var differing = Enumerable.Range(0, prompts.Length).Where(i => alone[i] != together[i]).ToList();
