@@ -74,6 +74,9 @@ public sealed class ServerOptions
     /// <summary>Keys clients must send as "Authorization: Bearer KEY" on /v1 routes; none (and no file) = open.</summary>
     public List<string> ApiKeys { get; set; } = [];
 
+    /// <summary>Keys that may also load and unload adapters; when any is set, other keys may not.</summary>
+    public List<string> AdminApiKeys { get; set; } = [];
+
     /// <summary>A file of further API keys, one per line (blank lines and lines starting with # are skipped).</summary>
     public string? ApiKeyFile { get; set; }
 

@@ -92,6 +92,28 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
     }
 
     [Fact]
+    public async Task Only_an_admin_key_loads_and_unloads_adapters_and_it_also_serves_requests()
+    {
+        var key = GuardedServerFixture.SpareKeys[9];
+        var path = TestAdapters.Write("admin-test", 4);
+        var load = new { model = ServerFixture.ModelId, name = "admin-test", path };
+        var (status, error, _) = await Post("v1/adapters", load, key);
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("admin_key_required", (string)error!["code"]!);
+
+        Assert.Equal(HttpStatusCode.Created, (await Post("v1/adapters", load, GuardedServerFixture.AdminKey)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Post("v1/completions",
+            new { model = $"{ServerFixture.ModelId}:admin-test", prompt = "Hi", max_tokens = 2 }, key)).Status);
+
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, "v1/adapters/admin-test");
+        delete.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.Http.SendAsync(delete)).StatusCode);
+        using var adminDelete = new HttpRequestMessage(HttpMethod.Delete, "v1/adapters/admin-test");
+        adminDelete.Headers.Authorization = new AuthenticationHeaderValue("Bearer", GuardedServerFixture.AdminKey);
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.SendAsync(adminDelete)).StatusCode);
+    }
+
+    [Fact]
     public async Task Embedding_inputs_count_against_the_tokens_per_minute_limit()
     {
         var key = GuardedServerFixture.SpareKeys[8];

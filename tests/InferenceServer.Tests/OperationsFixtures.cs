@@ -65,11 +65,12 @@ public sealed class GuardedServerFixture : ServerFixture
 {
     public const string Key = "sk-test-first";
     public const string FileKey = "sk-test-from-file";
+    public const string AdminKey = "sk-test-admin";
     public const int RequestsPerMinute = 3;
     public const int TokensPerMinute = 300;
 
     /// <summary>Keys a test may spend its per-minute allowance on without touching another test's.</summary>
-    public static readonly string[] SpareKeys = Enumerable.Range(1, 9).Select(i => $"sk-test-spare-{i}").ToArray();
+    public static readonly string[] SpareKeys = Enumerable.Range(1, 10).Select(i => $"sk-test-spare-{i}").ToArray();
 
     private readonly string _keyFile = Path.GetTempFileName();
 
@@ -77,7 +78,7 @@ public sealed class GuardedServerFixture : ServerFixture
 
     protected override string[] ExtraArgs =>
     [
-        "-np", "4", "--api-key", Key, .. SpareKeys.SelectMany(k => new[] { "--api-key", k }), "--api-key-file", _keyFile,
+        "-np", "4", "--api-key", Key, "--admin-api-key", AdminKey, .. SpareKeys.SelectMany(k => new[] { "--api-key", k }), "--api-key-file", _keyFile,
         "--rate-limit-rpm", RequestsPerMinute.ToString(), "--rate-limit-tpm", TokensPerMinute.ToString(),
         "--max-body-bytes", "4000", "--max-messages", "3", "--max-prompt-tokens", "40", "--max-completion-tokens", "100",
     ];

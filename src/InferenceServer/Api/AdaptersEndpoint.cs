@@ -36,8 +36,9 @@ internal static class AdaptersEndpoint
     public static IEnumerable<ModelObject> AsModels(ModelRegistry models) =>
         Loaded(models).SelectMany(model => model.Adapters.All.Select(a => new ModelObject($"{model.Id}:{a.Name}", a.CreatedUnixSeconds, "inferenceserver", Parent: model.Id)));
 
-    public static async Task<IResult> LoadAsync(HttpContext http, ModelRegistry models)
+    public static async Task<IResult> LoadAsync(HttpContext http, ModelRegistry models, Operations.ApiKeys keys)
     {
+        if (keys.RequireAdmin(Operations.RequestIdentity.Of(http)) is { } forbidden) return forbidden.ToResult();
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
         var model = await Generation.RequireModelAsync(http, models, reader);
         var name = reader.RequiredString("name");
@@ -64,8 +65,9 @@ internal static class AdaptersEndpoint
     }
 
     /// <summary>{name} is NAME, or MODEL:NAME where several loaded models have an adapter of that name.</summary>
-    public static IResult Delete(string name, ModelRegistry models)
+    public static IResult Delete(HttpContext http, string name, ModelRegistry models, Operations.ApiKeys keys)
     {
+        if (keys.RequireAdmin(Operations.RequestIdentity.Of(http)) is { } forbidden) return forbidden.ToResult();
         var colon = name.LastIndexOf(':');
         var owners = Loaded(models)
             .Where(model => colon > 0 ? model.Id == name[..colon] && model.Adapters.Find(name[(colon + 1)..]) is not null : model.Adapters.Find(name) is not null)

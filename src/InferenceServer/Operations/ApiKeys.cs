@@ -9,7 +9,7 @@ namespace InferenceServer.Operations;
 /// (<c>http.Features.Get&lt;RequestIdentity&gt;()</c>). <see cref="KeyId"/> is a hash of the API key,
 /// never the key itself, so it can partition rate limits, label logs and isolate the prefix cache.
 /// </summary>
-public sealed record RequestIdentity(string KeyId)
+public sealed record RequestIdentity(string KeyId, bool IsAdmin = false)
 {
     /// <summary>Everyone, when the server has no API keys.</summary>
     public static readonly RequestIdentity Anonymous = new("anonymous");
@@ -19,15 +19,24 @@ public sealed record RequestIdentity(string KeyId)
 
 /// <summary>
 /// The API keys clients must present as <c>Authorization: Bearer KEY</c>. Keys are held only as SHA-256
-/// hashes and compared in constant time against every known key. Thread-safe (immutable).
+/// hashes and compared in constant time against every known key. Admin keys are API keys too, and when
+/// there are any, only they may change what the server serves (load or unload adapters). Thread-safe (immutable).
 /// </summary>
 internal sealed class ApiKeys
 {
     private readonly byte[][] _hashes;
+    private readonly byte[][] _adminHashes;
 
-    private ApiKeys(IEnumerable<string> keys) => _hashes = keys.Select(Hash).Distinct(new HashComparer()).ToArray();
+    private ApiKeys(IEnumerable<string> keys, IEnumerable<string> adminKeys)
+    {
+        _adminHashes = adminKeys.Select(Hash).Distinct(new HashComparer()).ToArray();
+        _hashes = keys.Select(Hash).Concat(_adminHashes).Distinct(new HashComparer()).ToArray();
+    }
 
     public bool Required => _hashes.Length > 0;
+
+    /// <summary>True when admin keys are configured: then administration needs one.</summary>
+    public bool AdminRequired => _adminHashes.Length > 0;
 
     /// <summary>The keys from --api-key and --api-key-file. Throws <see cref="ArgumentException"/> for an unreadable file.</summary>
     public static ApiKeys From(ServerOptions options)
@@ -44,7 +53,7 @@ internal sealed class ApiKeys
                 throw new ArgumentException($"--api-key-file {file}: {ex.Message}");
             }
         }
-        return new ApiKeys(keys);
+        return new ApiKeys(keys, options.AdminApiKeys.Where(k => k.Length > 0));
     }
 
     /// <summary>The caller's identity, or the 401 to answer with.</summary>
@@ -58,12 +67,23 @@ internal sealed class ApiKeys
                 "invalid_request_error", Code: "missing_api_key"));
 
         var presented = Hash(authorization[scheme.Length..].Trim());
-        var matched = false;
-        foreach (var known in _hashes) matched |= CryptographicOperations.FixedTimeEquals(presented, known);
-        return matched
-            ? (new RequestIdentity("key-" + Convert.ToHexStringLower(presented, 0, 8)), null)
+        return Matches(presented, _hashes)
+            ? (new RequestIdentity("key-" + Convert.ToHexStringLower(presented, 0, 8), Matches(presented, _adminHashes)), null)
             : (null, new ApiError(StatusCodes.Status401Unauthorized, "Incorrect API key provided.", "invalid_request_error", Code: "invalid_api_key"));
     }
+
+    /// <summary>Compares against every key, so the time taken does not say which one matched.</summary>
+    private static bool Matches(byte[] presented, byte[][] known)
+    {
+        var matched = false;
+        foreach (var hash in known) matched |= CryptographicOperations.FixedTimeEquals(presented, hash);
+        return matched;
+    }
+
+    /// <summary>The 403 for a request that changes what the server serves without an admin key, when admin keys are configured.</summary>
+    public ApiError? RequireAdmin(RequestIdentity identity) => !AdminRequired || identity.IsAdmin ? null
+        : new ApiError(StatusCodes.Status403Forbidden, "Loading and unloading adapters needs an admin API key (--admin-api-key).",
+            "permission_error", Code: "admin_key_required");
 
     private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
