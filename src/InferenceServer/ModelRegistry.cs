@@ -176,6 +176,7 @@ internal sealed class ModelRegistry : BackgroundService
             var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
             var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
             if (spec.Id == Specs[0].Id) LoadStartupAdapters(llama);
+            ReloadRuntimeAdapters(slot, llama);
             if (Interlocked.Exchange(ref _libraryLogged, 1) == 0)
                 _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
             var engine = new InferenceEngine(llama.Executor, llama.Tokenizer,
@@ -214,7 +215,7 @@ internal sealed class ModelRegistry : BackgroundService
 
     /// <summary>
     /// The --lora adapters, loaded into the first configured model (with every load of it: an unloaded model comes
-    /// back with them; adapters loaded at run time through /v1/adapters do not). One that cannot be used fails the
+    /// back with them, as with adapters loaded at run time through /v1/adapters). One that cannot be used fails the
     /// load like a bad model file. Disposes the model then.
     /// </summary>
     private void LoadStartupAdapters(LlamaModel llama)
@@ -232,6 +233,42 @@ internal sealed class ModelRegistry : BackgroundService
         {
             llama.Dispose();
             throw ex as ModelLoadException ?? new ModelLoadException($"--lora: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Remembers an adapter loaded at run time (POST /v1/adapters), so that the model comes back with it after an unload.</summary>
+    public void RememberAdapter(string modelId, string name, string path, float scale)
+    {
+        lock (_lock) _slots[modelId].RuntimeAdapters[name] = (path, scale);
+    }
+
+    /// <summary>Forgets an adapter unloaded at run time (DELETE /v1/adapters), of one model or, with no id, of every model; true if one was remembered.</summary>
+    public bool ForgetAdapter(string? modelId, string name)
+    {
+        lock (_lock)
+        {
+            var forgotten = false;
+            foreach (var slot in modelId is null ? _slots.Values.ToList() : [_slots[modelId]]) forgotten |= slot.RuntimeAdapters.Remove(name);
+            return forgotten;
+        }
+    }
+
+    /// <summary>Loads again the adapters loaded at run time before the model was unloaded. One that fails now (its file changed) is logged and forgotten.</summary>
+    private void ReloadRuntimeAdapters(ModelSlot slot, LlamaModel llama)
+    {
+        List<KeyValuePair<string, (string Path, float Scale)>> remembered;
+        lock (_lock) remembered = slot.RuntimeAdapters.ToList();
+        foreach (var (name, (path, scale)) in remembered)
+        {
+            try
+            {
+                llama.Adapters.Load(name, path, scale);
+            }
+            catch (Exception ex) when (ex is ModelLoadException or ArgumentException)
+            {
+                _logger.LogWarning("LoRA adapter {Name} ({Path}) loaded at run time could not be loaded again with model {ModelId}: {Reason}", name, path, slot.Spec.Id, ex.Message);
+                ForgetAdapter(slot.Spec.Id, name);
+            }
         }
     }
 
@@ -361,6 +398,9 @@ internal sealed class ModelRegistry : BackgroundService
 
         /// <summary>Estimated bytes counted against the budget while the model loads or is loaded (0 without a budget).</summary>
         public long Reserved { get; set; }
+
+        /// <summary>Adapters loaded at run time, by name: loaded again with the model after an unload.</summary>
+        public Dictionary<string, (string Path, float Scale)> RuntimeAdapters { get; } = [];
     }
 
     private sealed record LoadedModel(ServedModel Served, LlamaModel Llama, long Reserved) : IDisposable

@@ -14,12 +14,12 @@ public static class TestAdapters
 {
     private static readonly string Folder = Directory.CreateTempSubdirectory("lora-tests-").FullName;
 
-    /// <summary>Writes an adapter strong enough that TinyStories' greedy output changes within a few tokens.</summary>
-    public static string Write(string name, ulong seed)
+    /// <summary>Writes an adapter (of TinyStories unless another model file is given) strong enough that the greedy output changes within a few tokens.</summary>
+    public static string Write(string name, ulong seed, string modelFile = ServerFixture.ModelFile)
     {
         var path = Path.Combine(Folder, $"{name}.gguf");
         if (!File.Exists(path))
-            LoraAdapterWriter.Write(path, TestModels.Path(ServerFixture.ModelFile),
+            LoraAdapterWriter.Write(path, TestModels.Path(modelFile),
                 new LoraAdapterOptions(Rank: 8, Alpha: 16, ["attn_q", "attn_v", "ffn_up"], seed, Std: 0.1f));
         return path;
     }

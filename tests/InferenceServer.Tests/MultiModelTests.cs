@@ -147,6 +147,25 @@ public class OnDemandModelTests(OnDemandServerFixture server)
     }
 
     [Fact]
+    public async Task An_adapter_loaded_at_run_time_comes_back_with_its_model_after_an_unload_unless_deleted()
+    {
+        var adapter = TestAdapters.Write("lazy-adapter", 5, "stories260K.gguf");
+        using (var load = await server.Http.PostAsJsonAsync("v1/adapters", new { model = OnDemandServerFixture.Lazy, name = "story", path = adapter }))
+            Assert.Equal(HttpStatusCode.Created, load.StatusCode);
+        var withAdapter = Completion($"{OnDemandServerFixture.Lazy}:story");
+
+        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "keep_alive unloads the idle model");
+        using (var reloaded = await server.Http.PostAsJsonAsync("v1/completions", withAdapter))
+            Assert.Equal(HttpStatusCode.OK, reloaded.StatusCode);
+
+        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "keep_alive unloads the idle model again");
+        using (var delete = await server.Http.DeleteAsync($"v1/adapters/{OnDemandServerFixture.Lazy}:story"))
+            Assert.Equal(HttpStatusCode.OK, delete.StatusCode);
+        using var gone = await server.Http.PostAsJsonAsync("v1/completions", withAdapter);
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
     public async Task A_model_with_a_request_in_flight_is_not_unloaded_past_its_keep_alive()
     {
         server.Gate.Close();

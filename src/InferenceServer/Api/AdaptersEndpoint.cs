@@ -61,6 +61,7 @@ internal static class AdaptersEndpoint
             // Another request loaded this name in the meantime.
             throw new ApiException(Conflict(name));
         }
+        models.RememberAdapter(model.Id, name, path, scale);
         return TypedResults.Json(Describe(model, adapter), ApiJson.Options, statusCode: StatusCodes.Status201Created);
     }
 
@@ -74,9 +75,13 @@ internal static class AdaptersEndpoint
             .ToList();
         if (owners.Count > 1)
             throw RequestReader.Invalid("name", $"Several models have an adapter '{name}': name it as MODEL:{name}.");
-        return owners is [var owner] && owner.Adapters.Remove(colon > 0 ? name[(colon + 1)..] : name)
-            ? TypedResults.Json(new AdapterDeleted(name, true), ApiJson.Options)
-            : new ApiError(StatusCodes.Status404NotFound, $"No loaded model has a LoRA adapter '{name}'.", "invalid_request_error", "name", "adapter_not_found").ToResult();
+        var adapterName = colon > 0 ? name[(colon + 1)..] : name;
+        var removed = owners is [var owner] && owner.Adapters.Remove(adapterName);
+        // An adapter loaded at run time into a model that is unloaded now would come back with it.
+        var forgotten = models.ForgetAdapter(owners is [var loaded] ? loaded.Id : colon > 0 && models.IsConfigured(name[..colon]) ? name[..colon] : null, adapterName);
+        if (!removed && !forgotten)
+            return new ApiError(StatusCodes.Status404NotFound, $"No loaded model has a LoRA adapter '{name}'.", "invalid_request_error", "name", "adapter_not_found").ToResult();
+        return TypedResults.Json(new AdapterDeleted(name, true), ApiJson.Options);
     }
 
     /// <summary>Adapters live in a loaded model; a model not loaded now has none.</summary>
