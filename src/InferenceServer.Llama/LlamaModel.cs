@@ -55,7 +55,7 @@ public sealed class LlamaModel : IDisposable
     public IEmbeddingModel Embeddings => _embeddings;
 
     /// <summary>llama.cpp's ceiling on sequence ids in one context (LLAMA_MAX_SEQ).</summary>
-    private const int SequenceIds = 256;
+    private const int MaxSequenceIds = 256;
 
     public IModelExecutor Executor => _executor;
     public ITokenizer Tokenizer { get; }
@@ -71,11 +71,13 @@ public sealed class LlamaModel : IDisposable
         CheckGgufFile(settings.ModelPath);
         RouteNativeLogs(logger);
 
+        // Requests use ids below MaxSequences; prefix-cache nodes hold cells under the rest. With the unified KV
+        // cache all ids share one pool of cells, so more ids cost no memory. llama.cpp aborts the process when
+        // creating a context with more sequence ids than --batch-size (GGML_ASSERT n_outputs_max), so no more.
+        var sequenceIds = settings.KvPerSequence ? settings.MaxSequences : Math.Min(MaxSequenceIds, settings.BatchTokens);
         var parameters = new ModelParams(settings.ModelPath)
         {
-            // Requests use ids below MaxSequences; prefix-cache nodes hold cells under the rest. With the
-            // unified KV cache all ids share one pool of cells, so more ids cost no memory.
-            SeqMax = settings.KvPerSequence ? (uint)settings.MaxSequences : SequenceIds,
+            SeqMax = (uint)sequenceIds,
             KVUnified = !settings.KvPerSequence,
             BatchSize = (uint)settings.BatchTokens,
             UBatchSize = (uint)settings.MicroBatchTokens,
@@ -103,7 +105,7 @@ public sealed class LlamaModel : IDisposable
                 TrainedContextLength: weights.ContextSize,
                 MaxSequences: settings.MaxSequences,
                 BatchTokens: settings.BatchTokens,
-                SequenceIds: settings.KvPerSequence ? settings.MaxSequences : SequenceIds,
+                SequenceIds: sequenceIds,
                 SequenceCapacity: settings.KvPerSequence ? (int)context.ContextSize / settings.MaxSequences : null);
             var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
