@@ -20,6 +20,14 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
         return (response.StatusCode, json?["error"], response);
     }
 
+    private async Task<HttpStatusCode> Delete(string path, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var response = await server.Http.SendAsync(request);
+        return response.StatusCode;
+    }
+
     private static object Chat(string content, int maxTokens = 5) =>
         new { model = ServerFixture.ModelId, messages = new[] { new { role = "user", content } }, max_tokens = maxTokens };
 
@@ -105,12 +113,8 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
         Assert.Equal(HttpStatusCode.OK, (await Post("v1/completions",
             new { model = $"{ServerFixture.ModelId}:admin-test", prompt = "Hi", max_tokens = 2 }, key)).Status);
 
-        using var delete = new HttpRequestMessage(HttpMethod.Delete, "v1/adapters/admin-test");
-        delete.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        Assert.Equal(HttpStatusCode.Forbidden, (await server.Http.SendAsync(delete)).StatusCode);
-        using var adminDelete = new HttpRequestMessage(HttpMethod.Delete, "v1/adapters/admin-test");
-        adminDelete.Headers.Authorization = new AuthenticationHeaderValue("Bearer", GuardedServerFixture.AdminKey);
-        Assert.Equal(HttpStatusCode.OK, (await server.Http.SendAsync(adminDelete)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, await Delete("v1/adapters/admin-test", key));
+        Assert.Equal(HttpStatusCode.OK, await Delete("v1/adapters/admin-test", GuardedServerFixture.AdminKey));
     }
 
     [Fact]
