@@ -65,27 +65,28 @@ internal static class ChatCompletionsEndpoint
         IReadOnlyList<System.Threading.Channels.ChannelReader<GenerationEvent>> streams, OutputShape output, GenerationSettings settings,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var choices = Enumerable.Range(0, streams.Count).Select(index => new StreamedChoice(index, output, settings.Logprobs is not null)).ToArray();
-        foreach (var choice in choices) yield return choice.Chunk(id, created, model, new ChatDelta(Role: "assistant", Content: ""), null);
+        var choices = Enumerable.Range(0, streams.Count).Select(index => new StreamedChoice(id, created, model, index, output, settings.Logprobs is not null)).ToArray();
+        foreach (var choice in choices) yield return choice.Chunk(new ChatDelta(Role: "assistant", Content: ""), null);
 
-        var finished = new List<GenerationFinished>();
+        var finished = new GenerationFinished?[streams.Count];
         await foreach (var (index, item) in Generation.MergeAsync(streams, cancellationToken))
         {
             var choice = choices[index];
             if (item is TextDelta delta)
             {
-                foreach (var chunk in choice.Push(id, created, model, delta)) yield return chunk;
+                foreach (var chunk in choice.Push(delta)) yield return chunk;
             }
             else if (item is GenerationFinished done)
             {
                 if (done.Reason == FinishReason.Cancelled) yield break;
-                finished.Add(done);
-                foreach (var chunk in choice.Finish(id, created, model, done.Reason)) yield return chunk;
+                finished[index] = done;
+                foreach (var chunk in choice.Finish(done.Reason)) yield return chunk;
             }
         }
-        if (settings.IncludeUsage && finished.Count > 0)
+        // As in the whole response: the prompt once, with the first choice's cached share.
+        if (settings.IncludeUsage && finished[0] is { } first)
             yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [],
-                Usage.Of(finished[0].PromptTokens, finished.Sum(f => f.CompletionTokens), finished[0].CachedPromptTokens)));
+                Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens)));
         yield return "[DONE]";
     }
 
@@ -93,13 +94,13 @@ internal static class ChatCompletionsEndpoint
     /// One choice of a streamed response: its tool-call parser, and the logprobs of tokens whose text has not
     /// been sent yet (a tool call's text is sent when the call closes; the rest go with the final chunk).
     /// </summary>
-    private sealed class StreamedChoice(int index, OutputShape output, bool logprobs)
+    private sealed class StreamedChoice(string id, long created, ServedModel model, int index, OutputShape output, bool logprobs)
     {
         private readonly ToolCallStreamParser? _parser = output.Syntax is null ? null : new ToolCallStreamParser(output.Syntax);
         private readonly List<TokenLogprob> _heldLogprobs = [];
         private int _calls;
 
-        public string Chunk(string id, long created, ServedModel model, ChatDelta delta, string? finish)
+        public string Chunk(ChatDelta delta, string? finish)
         {
             ChatLogprobs? chunkLogprobs = null;
             if (logprobs && (delta.Content is { Length: > 0 } || finish is not null))
@@ -110,34 +111,34 @@ internal static class ChatCompletionsEndpoint
             return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [new ChatChunkChoice(index, delta, finish, chunkLogprobs)]));
         }
 
-        public IEnumerable<string> Push(string id, long created, ServedModel model, TextDelta delta)
+        public IEnumerable<string> Push(TextDelta delta)
         {
             if (delta.Logprobs is not null) _heldLogprobs.AddRange(delta.Logprobs);
             return _parser is null
-                ? [Chunk(id, created, model, new ChatDelta(Content: delta.Text), null)]
-                : Deltas(id, created, model, _parser.Push(delta.Text));
+                ? [Chunk(new ChatDelta(Content: delta.Text), null)]
+                : Deltas(_parser.Push(delta.Text));
         }
 
-        public IEnumerable<string> Finish(string id, long created, ServedModel model, FinishReason reason)
+        public IEnumerable<string> Finish(FinishReason reason)
         {
-            var rest = _parser is null ? [] : Deltas(id, created, model, _parser.Finish()).ToList();
-            return [.. rest, Chunk(id, created, model, new ChatDelta(), FinishReasonName(reason, _calls > 0))];
+            var rest = _parser is null ? [] : Deltas(_parser.Finish()).ToList();
+            return [.. rest, Chunk(new ChatDelta(), FinishReasonName(reason, _calls > 0))];
         }
 
-        private IEnumerable<string> Deltas(string id, long created, ServedModel model, IReadOnlyList<ToolCallStreamEvent> items)
+        private IEnumerable<string> Deltas(IReadOnlyList<ToolCallStreamEvent> items)
         {
             foreach (var item in items)
             {
                 if (item is ContentEvent content)
                 {
-                    yield return Chunk(id, created, model, new ChatDelta(Content: content.Text), null);
+                    yield return Chunk(new ChatDelta(Content: content.Text), null);
                 }
                 else if (item is CallEvent call && (output.Parallel || _calls == 0))
                 {
                     // OpenAI's shape: the first delta of a call names it, the following ones carry argument text.
                     _calls++;
-                    yield return Chunk(id, created, model, new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
-                    yield return Chunk(id, created, model, new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
                 }
             }
         }
