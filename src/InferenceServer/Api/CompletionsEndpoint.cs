@@ -29,9 +29,9 @@ internal static class CompletionsEndpoint
             return settings.ToEngineRequest($"{id}-{i}", tokens, model.Engine.MaxSequenceTokens, param);
         }).ToList();
         var streams = await Generation.SubmitAllAsync(http, model, settings, requests, aborted);
+        var echoes = prompts.Select((prompt, i) => !settings.Echo ? "" : prompt.Text ?? model.Tokenizer.Detokenize(requests[i].PromptTokens)).ToList();
         // Choice k is choice k % n of prompt k / n, as at OpenAI.
-        var choices = streams.Select((stream, k) => new ChoiceSource(stream, requests[k / settings.Choices].PromptTokens,
-            settings.Echo ? prompts[k / settings.Choices].Text ?? model.Tokenizer.Detokenize(requests[k / settings.Choices].PromptTokens) : "")).ToList();
+        var choices = streams.Select((stream, k) => new ChoiceSource(stream, requests[k / settings.Choices].PromptTokens, echoes[k / settings.Choices])).ToList();
 
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (settings.Stream)

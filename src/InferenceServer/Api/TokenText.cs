@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 using InferenceServer.Engine;
 
 namespace InferenceServer.Api;
@@ -6,20 +7,8 @@ namespace InferenceServer.Api;
 /// <summary>How a single token is shown to clients. A byte-fallback token holds part of a character, so it is not always text.</summary>
 internal static class TokenText
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>The token's text when its bytes are valid UTF-8, else null.</summary>
-    public static string? Text(byte[] bytes)
-    {
-        try
-        {
-            return StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
-    }
+    public static string? Text(byte[] bytes) => Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : null;
 
     /// <summary>llama-server's /tokenize piece: the text, or the bytes when they are not valid UTF-8 on their own.</summary>
     public static object Piece(ITokenizer tokenizer, int token)
