@@ -55,10 +55,16 @@ public sealed class InferenceEngine : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _loop;
     private int _queued;
+    // Set by any thread that cancels a request; spares the loop a scan of every sequence on every step.
+    private int _cancellationPending;
     // The adapters the executor's context decodes under now.
     private AdapterSet _applied = AdapterSet.Base;
     private volatile EngineSnapshot _snapshot;
     private long _steps;
+    // Reused every step: the sample phase fills it, the update phase applies and clears it.
+    private readonly List<SampledToken> _samples = [];
+    // How long the loop slept since the last step, reported with the next one.
+    private TimeSpan _idleBeforeStep;
 
     public InferenceEngine(IModelExecutor executor, ITokenizer tokenizer, EngineOptions options, ILogger<InferenceEngine> logger,
         IEngineObserver? observer = null, TimeProvider? clock = null)
@@ -137,7 +143,10 @@ public sealed class InferenceEngine : IDisposable
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (!Step()) _wake.Wait(IdleWait, _stop.Token);
+                if (Step()) continue;
+                var sleeping = _clock.GetTimestamp();
+                _wake.Wait(IdleWait, _stop.Token);
+                _idleBeforeStep += _clock.GetElapsedTime(sleeping);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -154,9 +163,13 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    /// <summary>One engine step: admit, schedule, decode, sample. Returns false when there was nothing to do.</summary>
+    /// <summary>
+    /// One engine step: schedule, decode, sample every sequence's token, then apply the tokens (output, finishes).
+    /// Returns false when there was nothing to do.
+    /// </summary>
     private bool Step()
     {
+        var started = _clock.GetTimestamp();
         while (_inbox.TryDequeue(out var arrived))
         {
             _scheduler.Enqueue(arrived);
@@ -171,7 +184,7 @@ public sealed class InferenceEngine : IDisposable
         PublishSnapshot();
         if (plan.IsEmpty) return false;
 
-        var started = _clock.GetTimestamp();
+        var scheduled = _clock.GetTimestamp();
         try
         {
             if (!plan.Adapters.Equals(_applied))
@@ -188,32 +201,68 @@ public sealed class InferenceEngine : IDisposable
             foreach (var sequence in _scheduler.Admitted.Where(s => failed.Contains(s.Slot)).ToList()) End(sequence, ex, keepInCache: false);
             return true;
         }
+        var decoded = _clock.GetTimestamp();
 
         _steps++;
         _scheduler.Decoded(plan);
         ScorePrompts(plan);
-        _observer.StepDecoded(plan.Batch.Count - plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0),
-            plan.Samples.Count(s => s.Sequence.GeneratedTokens > 0), _clock.GetElapsedTime(started));
+        var generatedFed = SampleAll(plan);
+        var sampled = _clock.GetTimestamp();
+        ApplySamples();
+        var applied = _clock.GetTimestamp();
+
+        _observer.StepDecoded(new StepTimings(plan.Batch.Count - generatedFed, generatedFed, _idleBeforeStep,
+            _clock.GetElapsedTime(started, scheduled), _clock.GetElapsedTime(scheduled, decoded),
+            _clock.GetElapsedTime(decoded, sampled), _clock.GetElapsedTime(sampled, applied)));
+        _idleBeforeStep = TimeSpan.Zero;
+        return true;
+    }
+
+    /// <summary>
+    /// The sample phase: picks every sampled sequence's next token from this step's logits, into
+    /// <see cref="_samples"/>, changing no sequence. Returns how many of the batch's tokens were generated
+    /// ones fed back (the rest were prompt tokens).
+    /// </summary>
+    private int SampleAll(StepPlan plan)
+    {
+        _samples.Clear();
+        var generatedFed = 0;
         foreach (var (sequence, batchIndex) in plan.Samples)
         {
-            int token;
-            TokenLogprob? logprob;
+            if (sequence.GeneratedTokens > 0) generatedFed++;
             try
             {
-                token = sequence.Sampler!.Sample(batchIndex);
-                logprob = sequence.Request.Logprobs is { } top ? TokenLogprob.Of(_executor.Logits(batchIndex), token, top) : null;
+                var token = sequence.Sampler!.Sample(batchIndex);
+                var logprob = sequence.Request.Logprobs is { } top ? TokenLogprob.Of(_executor.Logits(batchIndex), token, top) : null;
+                _samples.Add(new SampledToken(sequence, token, logprob, null));
             }
             catch (Exception ex)
             {
                 // One request's sampler failing (a grammar with no way forward) ends that request only.
-                _logger.LogWarning(ex, "Sampling failed for request {RequestId}", sequence.Request.Id);
-                End(sequence, ex, keepInCache: false);
+                _samples.Add(new SampledToken(sequence, -1, null, ex));
+            }
+        }
+        return generatedFed;
+    }
+
+    /// <summary>The update phase: each sampled token becomes output, or ends its sequence.</summary>
+    private void ApplySamples()
+    {
+        foreach (var (sequence, token, logprob, error) in _samples)
+        {
+            if (error is null)
+            {
+                Accept(sequence, token, logprob);
                 continue;
             }
-            Accept(sequence, token, logprob);
+            _logger.LogWarning(error, "Sampling failed for request {RequestId}", sequence.Request.Id);
+            End(sequence, error, keepInCache: false);
         }
-        return true;
+        _samples.Clear();
     }
+
+    /// <summary>One sequence's pick in a step's sample phase: a token (and its logprobs when asked for), or the sampler's failure.</summary>
+    private readonly record struct SampledToken(Sequence Sequence, int Token, TokenLogprob? Logprob, Exception? Error);
 
     /// <summary>Each scored prompt token's logits row gives the log probability of the prompt token after it; sent once the prompt is done.</summary>
     private void ScorePrompts(StepPlan plan)
@@ -281,9 +330,6 @@ public sealed class InferenceEngine : IDisposable
         sequence.Output!.TryWrite(new TextDelta(text, sequence.HeldLogprobs));
         sequence.HeldLogprobs = null;
     }
-
-    // Set by any thread that cancels a request; spares the loop a scan of every sequence on every step.
-    private int _cancellationPending;
 
     private void DropCancelled()
     {

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using InferenceServer.Engine;
 using LLama;
 using LLama.Native;
@@ -49,7 +50,9 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
 
     public ReadOnlySpan<float> Logits(int batchIndex) => context.NativeHandle.GetLogitsIth(batchIndex);
 
-    public ITokenSampler CreateSampler(SamplingParameters parameters) => new LlamaSampler(context.NativeHandle, parameters);
+    public ITokenSampler CreateSampler(SamplingParameters parameters) => ArgMaxSampler.Serves(parameters)
+        ? new ArgMaxSampler(context.NativeHandle)
+        : new LlamaSampler(context.NativeHandle, parameters);
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>
         context.NativeHandle.MemorySequenceCopy((LLamaSeqId)source.Value, (LLamaSeqId)target.Value, from, to);
@@ -59,6 +62,23 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
         context.NativeHandle.MemorySequenceRemove((LLamaSeqId)slot.Value, from, to == int.MaxValue ? -1 : to);
 
     public void Dispose() => context.Dispose();
+}
+
+/// <summary>
+/// Plain greedy decoding (no grammar, bias or penalties): the first largest logit, as llama.cpp's greedy sampler
+/// picks it, read straight from the logits row. A native chain would copy the whole vocabulary into a
+/// candidate array on every token first.
+/// </summary>
+internal sealed class ArgMaxSampler(SafeLLamaContextHandle context) : ITokenSampler
+{
+    public static bool Serves(SamplingParameters parameters) =>
+        parameters.IsGreedy && parameters.Grammar is null && parameters.LogitBias is not { Count: > 0 } && !parameters.HasPenalties;
+
+    public int Sample(int batchIndex) => TensorPrimitives.IndexOfMax<float>(context.GetLogitsIth(batchIndex));
+
+    public void Dispose()
+    {
+    }
 }
 
 /// <summary>A llama.cpp sampler chain for one request: the grammar first when there is one (checked by

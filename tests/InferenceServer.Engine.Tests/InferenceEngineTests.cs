@@ -43,10 +43,10 @@ public class InferenceEngineTests
         public int PromptTokensDecoded { get; private set; }
         public int GeneratedTokensDecoded { get; private set; }
 
-        public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+        public void StepDecoded(in StepTimings step)
         {
-            PromptTokensDecoded += promptTokens;
-            GeneratedTokensDecoded += generatedTokens;
+            PromptTokensDecoded += step.PromptTokens;
+            GeneratedTokensDecoded += step.GeneratedTokens;
         }
 
         public void RequestAdmitted(string requestId, TimeSpan queueWait) => Events.Add($"admitted {requestId}");

@@ -23,7 +23,7 @@ public sealed class EngineGate : IEngineObserver
         if (sinceLastToken is null) _open.Wait(TimeSpan.FromSeconds(60));
     }
 
-    public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+    public void StepDecoded(in StepTimings step)
     {
     }
 

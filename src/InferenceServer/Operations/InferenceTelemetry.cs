@@ -56,6 +56,7 @@ internal sealed class InferenceTelemetry : IDisposable
     private static int _instances;
 
     private static readonly double[] LatencyBuckets = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
+    private static readonly double[] StepBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1, 2];
     private static readonly double[] RequestBuckets = [0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960];
 
     private readonly Meter _meter;
@@ -72,6 +73,7 @@ internal sealed class InferenceTelemetry : IDisposable
     private readonly Histogram<double> _interTokenLatency;
     private readonly Histogram<double> _endToEndLatency;
     private readonly Histogram<double> _queueTime;
+    private readonly Histogram<double> _stepPhase;
 
     public InferenceTelemetry()
     {
@@ -88,6 +90,7 @@ internal sealed class InferenceTelemetry : IDisposable
         _interTokenLatency = Seconds("inferenceserver.inter_token_latency", "Between consecutive tokens of one request.", LatencyBuckets);
         _endToEndLatency = Seconds("inferenceserver.e2e_request_latency", "From submission to the last token.", RequestBuckets);
         _queueTime = Seconds("inferenceserver.request_queue_time", "Waiting for a free sequence.", RequestBuckets);
+        _stepPhase = Seconds("inferenceserver.engine_step_phase", "One engine step's time by phase: idle (sleeping before it), schedule, decode, sample, output.", StepBuckets);
         Gauge("inferenceserver.running_sequences", s => s.Running, "Requests holding a sequence.");
         Gauge("inferenceserver.queue_length", s => s.Waiting, "Requests waiting for a sequence.");
         Gauge("inferenceserver.kv_cells_used", s => s.ReservedCells + s.PrefixCache.CachedCells, "KV cells reserved by running requests or held by the prefix cache.");
@@ -126,8 +129,17 @@ internal sealed class InferenceTelemetry : IDisposable
     /// <summary>Hears one model's engine on its loop thread: every callback is a dictionary look-up and a few instrument updates.</summary>
     private sealed class ModelObserver(InferenceTelemetry telemetry, KeyValuePair<string, object?> model) : IEngineObserver
     {
-        public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+        private static readonly KeyValuePair<string, object?> Idle = new("phase", "idle"), Schedule = new("phase", "schedule"),
+            Decode = new("phase", "decode"), Sample = new("phase", "sample"), Output = new("phase", "output");
+
+        public void StepDecoded(in StepTimings step)
         {
+            var phases = telemetry._stepPhase;
+            if (step.Idle > TimeSpan.Zero) phases.Record(step.Idle.TotalSeconds, model, Idle);
+            phases.Record(step.Schedule.TotalSeconds, model, Schedule);
+            phases.Record(step.Decode.TotalSeconds, model, Decode);
+            phases.Record(step.Sample.TotalSeconds, model, Sample);
+            phases.Record(step.Output.TotalSeconds, model, Output);
         }
 
         public void RequestAdmitted(string requestId, TimeSpan queueWait)
@@ -203,9 +215,9 @@ internal sealed class EngineObservers(IEnumerable<IEngineObserver> observers) : 
 {
     private readonly IEngineObserver[] _observers = observers.ToArray();
 
-    public void StepDecoded(int promptTokens, int generatedTokens, TimeSpan duration)
+    public void StepDecoded(in StepTimings step)
     {
-        foreach (var observer in _observers) observer.StepDecoded(promptTokens, generatedTokens, duration);
+        foreach (var observer in _observers) observer.StepDecoded(step);
     }
 
     public void RequestAdmitted(string requestId, TimeSpan queueWait)
