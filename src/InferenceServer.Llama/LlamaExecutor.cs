@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using InferenceServer.Engine;
 using LLama;
 using LLama.Native;
@@ -50,8 +49,8 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
 
     public ReadOnlySpan<float> Logits(int batchIndex) => context.NativeHandle.GetLogitsIth(batchIndex);
 
-    public ITokenSampler CreateSampler(SamplingParameters parameters) => ArgMaxSampler.Serves(parameters)
-        ? new ArgMaxSampler(context.NativeHandle)
+    public ITokenSampler CreateSampler(SamplingParameters parameters) => LogitsSampler.Serves(parameters)
+        ? new ManagedSampler(context.NativeHandle, new LogitsSampler(parameters))
         : new LlamaSampler(context.NativeHandle, parameters);
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>
@@ -64,24 +63,17 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
     public void Dispose() => context.Dispose();
 }
 
-/// <summary>
-/// Plain greedy decoding (no grammar, bias or penalties): the first largest logit, as llama.cpp's greedy sampler
-/// picks it, read straight from the logits row. A native chain would copy the whole vocabulary into a
-/// candidate array on every token first.
-/// </summary>
-internal sealed class ArgMaxSampler(SafeLLamaContextHandle context) : ITokenSampler
+/// <summary>Samples in managed code (<see cref="LogitsSampler"/>) from the context's logits row.</summary>
+internal sealed class ManagedSampler(SafeLLamaContextHandle context, LogitsSampler sampler) : ITokenSampler
 {
-    public static bool Serves(SamplingParameters parameters) =>
-        parameters.IsGreedy && parameters.Grammar is null && parameters.LogitBias is not { Count: > 0 } && !parameters.HasPenalties;
-
-    public int Sample(int batchIndex) => TensorPrimitives.IndexOfMax<float>(context.GetLogitsIth(batchIndex));
+    public int Sample(int batchIndex) => sampler.Sample(context.GetLogitsIth(batchIndex));
 
     public void Dispose()
     {
     }
 }
 
-/// <summary>A llama.cpp sampler chain for one request: the grammar first when there is one (checked by
+/// <summary>A llama.cpp sampler chain for requests with a grammar, logit bias or penalties: the grammar first when there is one (checked by
 /// <see cref="GrammarGuard"/> before the request reached the engine), then greedy at temperature 0, else
 /// top-p, temperature, seeded draw.</summary>
 internal sealed class LlamaSampler : ITokenSampler

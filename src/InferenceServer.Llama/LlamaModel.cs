@@ -26,6 +26,11 @@ public sealed record LlamaModelSettings(
     /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
     public int GpuLayers { get; init; }
 
+    /// <summary>Element types of the KV cache's keys and values (llama-server's --cache-type-k/-v).</summary>
+    public KvCacheType KeyType { get; init; } = KvCacheType.F16;
+
+    public KvCacheType ValueType { get; init; } = KvCacheType.F16;
+
     /// <summary>The context's KV cells for a model trained on <paramref name="trainedContext"/> tokens.</summary>
     public int ContextCellsFor(int trainedContext) => ContextCells > 0 ? ContextCells : Math.Min(trainedContext, 4096) * MaxSequences;
 }
@@ -65,6 +70,9 @@ public sealed class LlamaModel : IDisposable
     /// <summary>LoRA adapters loaded for this model; requests choose among them.</summary>
     public LoraAdapters Adapters { get; }
 
+    /// <summary>Bytes one KV cell takes with the context's cache types.</summary>
+    public long KvBytesPerCell { get; private init; }
+
     /// <summary>Checks the file, loads the weights and creates the context. Throws <see cref="ModelLoadException"/> for an unusable file.</summary>
     public static LlamaModel Load(LlamaModelSettings settings, ILogger logger)
     {
@@ -84,6 +92,10 @@ public sealed class LlamaModel : IDisposable
             Threads = settings.Threads,
             BatchThreads = settings.Threads,
             GpuLayerCount = settings.GpuLayers,
+            TypeK = settings.KeyType.Native,
+            TypeV = settings.ValueType.Native,
+            // llama.cpp stores a quantised V cache only with flash attention, and fails a decode, not the context, without it.
+            FlashAttention = settings.ValueType.IsQuantized ? true : null,
         };
 
         LLamaWeights weights;
@@ -98,6 +110,9 @@ public sealed class LlamaModel : IDisposable
 
         try
         {
+            var shape = KvShape.FromMetadata(weights.Metadata);
+            if (shape.FindProblem(settings.KeyType, settings.ValueType) is { } problem)
+                throw new ModelLoadException($"Cannot serve '{settings.ModelPath}' with this KV cache: {problem}");
             parameters.ContextSize = (uint)settings.ContextCellsFor(weights.ContextSize);
             var context = weights.CreateContext(parameters);
             var limits = new ModelLimits(
@@ -111,11 +126,15 @@ public sealed class LlamaModel : IDisposable
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);
             logger.LogInformation(
-                "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells {Layout} up to {Sequences} sequences, chat template {Template}",
+                "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells ({KeyType}/{ValueType}, {KvMegabytes:N0} MB) {Layout} up to {Sequences} sequences, chat template {Template}",
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
-                weights.ContextSize, limits.ContextCells, settings.KvPerSequence ? "split evenly between" : "shared by",
-                limits.MaxSequences, renderer.Name);
-            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads);
+                weights.ContextSize, limits.ContextCells, settings.KeyType.Name, settings.ValueType.Name,
+                shape.BytesPerCell(settings.KeyType, settings.ValueType) * limits.ContextCells / (1024 * 1024),
+                settings.KvPerSequence ? "split evenly between" : "shared by", limits.MaxSequences, renderer.Name);
+            return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads)
+            {
+                KvBytesPerCell = shape.BytesPerCell(settings.KeyType, settings.ValueType),
+            };
         }
         catch
         {

@@ -30,6 +30,8 @@ internal static class CommandLine
         new(["-t", "--threads"], "Threads", "N", "CPU threads", "all cores"),
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
         new(["-ub", "--ubatch-size"], "MicroBatchSize", "N", "most tokens llama.cpp computes in one pass", "512"),
+        new(["-ctk", "--cache-type-k"], "CacheTypeK", "TYPE", "KV cache element type for keys: f32, f16, q8_0, q4_0 (quantised halves or quarters the KV memory)", "f16"),
+        new(["-ctv", "--cache-type-v"], "CacheTypeV", "TYPE", "KV cache element type for values: f32, f16, q8_0, q4_0 (quantised turns flash attention on)", "f16"),
         new(["--max-queue"], "MaxQueue", "N", "most requests waiting for a sequence before 429", "256"),
         new(["-ngl", "--n-gpu-layers"], "GpuLayers", "N", "model layers to offload to the GPU (GPU build only)", "0"),
         new(["--native-lib-dir"], "NativeLibDir", "DIR", "load libllama.so/libggml*.so from DIR instead of the packaged ones", "packaged"),

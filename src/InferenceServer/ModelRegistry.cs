@@ -172,7 +172,12 @@ internal sealed class ModelRegistry : BackgroundService
             var path = await ModelSource.ResolveAsync(spec, _options.ModelCache, _configuration, _logger, _stopping.Token);
             var threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
             var settings = new LlamaModelSettings(path, spec.ContextSize, spec.Parallel, _options.BatchSize, _options.MicroBatchSize, threads,
-                KvPerSequence: _options.Deterministic, ChatTemplate: spec.ChatTemplate) { GpuLayers = _options.GpuLayers };
+                KvPerSequence: _options.Deterministic, ChatTemplate: spec.ChatTemplate)
+            {
+                GpuLayers = _options.GpuLayers,
+                KeyType = KvCacheType.Parse(_options.CacheTypeK)!,
+                ValueType = KvCacheType.Parse(_options.CacheTypeV)!,
+            };
             var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
             var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
             if (spec.Id == Specs[0].Id) LoadStartupAdapters(llama);
@@ -197,7 +202,7 @@ internal sealed class ModelRegistry : BackgroundService
                 {
                     slot.Loaded = loaded;
                     slot.LastUsed = _clock.GetTimestamp();
-                    _telemetry.AddEngine(spec.Id, engine);
+                    _telemetry.AddEngine(spec.Id, engine, llama.KvBytesPerCell);
                     loaded = null;
                 }
             }

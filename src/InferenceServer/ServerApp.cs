@@ -190,5 +190,8 @@ public static class ServerApp
         if (options.MaxPromptTokens < 0 || options.MaxCompletionTokens < 0) throw new ArgumentException("--max-prompt-tokens and --max-completion-tokens must not be negative.");
         if (options.LogFormat is not ("text" or "json")) throw new ArgumentException($"--log-format {options.LogFormat} must be text or json.");
         if (options.GpuLayers < 0) throw new ArgumentException($"--n-gpu-layers {options.GpuLayers} must not be negative.");
+        foreach (var (flag, type) in new[] { ("--cache-type-k", options.CacheTypeK), ("--cache-type-v", options.CacheTypeV) })
+            if (Llama.KvCacheType.Parse(type) is null)
+                throw new ArgumentException($"{flag} {type} is not a KV cache type: use one of {string.Join(", ", Llama.KvCacheType.All.Select(t => t.Name))}.");
     }
 }

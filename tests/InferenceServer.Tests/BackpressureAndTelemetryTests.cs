@@ -134,6 +134,7 @@ public class BackpressureAndTelemetryTests(BusyServerFixture server)
         var prompts = await Metric("inferenceserver_prompt_tokens_total");
         var ttft = await Metric("inferenceserver_time_to_first_token_seconds_count");
         var finishedByLength = await Metric("inferenceserver_requests_total", "finish_reason=\"length\"");
+        var decodes = await Metric("inferenceserver_engine_step_phase_seconds_count", "phase=\"decode\"");
 
         server.Gate.Close();
         try
@@ -154,6 +155,15 @@ public class BackpressureAndTelemetryTests(BusyServerFixture server)
         Assert.True(await Metric("inferenceserver_prompt_tokens_total") > prompts);
         Assert.True(await Metric("inferenceserver_time_to_first_token_seconds_count") > ttft);
         await WaitUntil(() => Metric("inferenceserver_requests_total", "finish_reason=\"length\"").Result > finishedByLength, "the request is counted");
+        // Every step is timed by phase: at least one decode per generated token fed back, and each phase as often as the decode.
+        // (The last step's phases are recorded just after its finish reaches the client.)
+        async Task<double[]> PhaseCounts() => await Task.WhenAll(new[] { "decode", "schedule", "sample", "output" }
+            .Select(phase => Metric("inferenceserver_engine_step_phase_seconds_count", $"phase=\"{phase}\"")));
+        await WaitUntil(() => PhaseCounts().Result.Distinct().Count() == 1, "every phase of every step is recorded");
+        var stepsNow = (await PhaseCounts())[0];
+        Assert.True(stepsNow >= decodes + 6, $"{stepsNow - decodes} decode steps timed for 7 tokens");
+        Assert.True(await Metric("inferenceserver_engine_step_phase_seconds_sum", "phase=\"decode\"") > 0);
+        Assert.True(await Metric("inferenceserver_kv_cache_bytes") > 0);
         var text = await server.Http.GetStringAsync("metrics");
         foreach (var name in new[]
                  {

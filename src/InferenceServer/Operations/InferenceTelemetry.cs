@@ -63,7 +63,7 @@ internal sealed class InferenceTelemetry : IDisposable
     private readonly ActivitySource _source = new(Name);
     private readonly ConcurrentDictionary<string, (RequestRecord Record, DateTimeOffset SubmittedAt)> _inEngine = new();
     /// <summary>The loaded models' engines, by model id, that the gauges read (one series per model, tagged "model").</summary>
-    private readonly ConcurrentDictionary<string, InferenceEngine> _engines = new();
+    private readonly ConcurrentDictionary<string, (InferenceEngine Engine, long BytesPerCell)> _engines = new();
     private readonly Counter<long> _promptTokens;
     private readonly Counter<long> _generationTokens;
     private readonly Counter<long> _prefixCacheQueries;
@@ -98,6 +98,9 @@ internal sealed class InferenceTelemetry : IDisposable
             "KV cells in use (reserved or cached), 0 to 1.");
         Gauge("inferenceserver.prefix_cache_cells", s => s.PrefixCache.CachedCells, "KV cells held by the prefix cache (evictable).");
         Gauge("inferenceserver.kv_cells_total", s => s.ContextCells, "KV cells of the context.");
+        _meter.CreateObservableGauge("inferenceserver.kv_cache_bytes",
+            () => _engines.Select(e => new Measurement<long>(e.Value.Engine.Limits.ContextCells * e.Value.BytesPerCell, new KeyValuePair<string, object?>("model", e.Key))),
+            "By", "Bytes of the context's KV cache at its element types (--cache-type-k/-v).");
     }
 
     public string MeterName => _meter.Name;
@@ -105,14 +108,14 @@ internal sealed class InferenceTelemetry : IDisposable
     /// <summary>The observer for a model's engine: it records that model's requests, tagged with its id.</summary>
     public IEngineObserver ObserverFor(string modelId) => new ModelObserver(this, new KeyValuePair<string, object?>("model", modelId));
 
-    /// <summary>Starts reporting a loaded model's engine in the gauges.</summary>
-    public void AddEngine(string modelId, InferenceEngine engine) => _engines[modelId] = engine;
+    /// <summary>Starts reporting a loaded model's engine in the gauges; <paramref name="kvBytesPerCell"/> at its cache types.</summary>
+    public void AddEngine(string modelId, InferenceEngine engine, long kvBytesPerCell) => _engines[modelId] = (engine, kvBytesPerCell);
 
     /// <summary>Stops reporting an unloaded model's engine.</summary>
     public void RemoveEngine(string modelId) => _engines.TryRemove(modelId, out _);
 
     private void Gauge<T>(string name, Func<EngineSnapshot, T> read, string description) where T : struct =>
-        _meter.CreateObservableGauge(name, () => _engines.Select(e => new Measurement<T>(read(e.Value.Snapshot), new KeyValuePair<string, object?>("model", e.Key))),
+        _meter.CreateObservableGauge(name, () => _engines.Select(e => new Measurement<T>(read(e.Value.Engine.Snapshot), new KeyValuePair<string, object?>("model", e.Key))),
             description: description);
 
     private Histogram<double> Seconds(string name, string description, double[] buckets) =>

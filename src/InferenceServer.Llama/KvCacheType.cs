@@ -1,0 +1,53 @@
+using LLama.Native;
+
+namespace InferenceServer.Llama;
+
+/// <summary>
+/// An element type for the KV cache, named as llama-server's --cache-type-k/-v name it. Quantised types store
+/// blocks of <see cref="BlockLength"/> values in <see cref="BlockBytes"/> bytes, so a head's length must be a
+/// multiple of the block: llama.cpp does not check that at context creation and fails later, inside a decode.
+/// </summary>
+public sealed record KvCacheType(string Name, GGMLType Native, int BlockLength, int BlockBytes)
+{
+    public static readonly KvCacheType F32 = new("f32", GGMLType.GGML_TYPE_F32, 1, 4);
+    public static readonly KvCacheType F16 = new("f16", GGMLType.GGML_TYPE_F16, 1, 2);
+    public static readonly KvCacheType Q8_0 = new("q8_0", GGMLType.GGML_TYPE_Q8_0, 32, 34);
+    public static readonly KvCacheType Q4_0 = new("q4_0", GGMLType.GGML_TYPE_Q4_0, 32, 18);
+
+    public static readonly IReadOnlyList<KvCacheType> All = [F32, F16, Q8_0, Q4_0];
+
+    public bool IsQuantized => BlockLength > 1;
+
+    /// <summary>The type called <paramref name="name"/>, or null.</summary>
+    public static KvCacheType? Parse(string name) => All.FirstOrDefault(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Bytes that <paramref name="values"/> values take (a multiple of the block length).</summary>
+    public long Bytes(long values) => values / BlockLength * BlockBytes;
+}
+
+/// <summary>The attention shape a model's KV cache follows, read from its GGUF metadata.</summary>
+public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long ValueLength)
+{
+    public static KvShape FromMetadata(IReadOnlyDictionary<string, string> metadata)
+    {
+        long Read(string key, long fallback) =>
+            metadata.TryGetValue($"{metadata.GetValueOrDefault("general.architecture")}.{key}", out var text) && long.TryParse(text, out var value) ? value : fallback;
+        var embedding = Read("embedding_length", 0);
+        var heads = Math.Max(Read("attention.head_count", 1), 1);
+        return new KvShape(Read("block_count", 0), Read("attention.head_count_kv", heads),
+            Read("attention.key_length", embedding / heads), Read("attention.value_length", embedding / heads));
+    }
+
+    /// <summary>Bytes one KV cell (one token's keys and values in every layer) takes with these types.</summary>
+    public long BytesPerCell(KvCacheType keys, KvCacheType values) => Layers * KvHeads * (keys.Bytes(KeyLength) + values.Bytes(ValueLength));
+
+    /// <summary>Null when the types fit this shape, else why not (for --cache-type-k/-v).</summary>
+    public string? FindProblem(KvCacheType keys, KvCacheType values)
+    {
+        if (KeyLength % keys.BlockLength != 0)
+            return $"--cache-type-k {keys.Name} needs a key head length that is a multiple of {keys.BlockLength}; this model's is {KeyLength}.";
+        if (ValueLength % values.BlockLength != 0)
+            return $"--cache-type-v {values.Name} needs a value head length that is a multiple of {values.BlockLength}; this model's is {ValueLength}.";
+        return null;
+    }
+}
