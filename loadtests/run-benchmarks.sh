@@ -2,8 +2,9 @@
 # Regenerates docs/benchmarks.md and its charts (docs/bench/): throughput and latency against concurrency
 # on TinyStories-656K and a synthetic 125M model, the prefix cache on and off, mixed long/short prompts
 # under Poisson arrivals, the server's overhead against the engine-only ceiling, and 16 streams spread over
-# 1, 2 and 4 LoRA adapter sets.
-# Usage: bash loadtests/run-benchmarks.sh [--quick] [--lora-only]
+# 1, 2 and 4 LoRA adapter sets; last, loadtests/overhead-bench.sh's per-token overhead section (LLAMA_SERVER=PATH adds
+# llama.cpp's server to it).
+# Usage: [LLAMA_SERVER=PATH] bash loadtests/run-benchmarks.sh [--quick] [--lora-only]
 #   --quick: fewer requests, for a smoke run; --lora-only: only the LoRA section (about 4 minutes), keeping the rest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,4 +136,6 @@ lora_section
 
 echo "== writing docs/benchmarks.md"
 python3 loadtests/benchmarks_report.py "$out" docs/benchmarks.md
+stop_server
+bash loadtests/overhead-bench.sh
 echo "done: docs/benchmarks.md"

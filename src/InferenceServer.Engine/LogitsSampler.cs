@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace InferenceServer.Engine;
 
@@ -9,9 +11,10 @@ namespace InferenceServer.Engine;
 /// Why not that chain: it copies the whole vocabulary into a candidate array and takes scalar exponentials on
 /// every token (about 0.3 ms for 32k tokens at temperature 1, and a full sort for top-p), where this takes
 /// vectorised passes and sorts only the candidates top-p can keep.
-/// One per request; not thread-safe.
+/// One per request; not thread-safe. Its vocabulary-sized scratch arrays are rented, and returned by
+/// <see cref="Dispose"/>: fresh ones per request would land on the large-object heap and bring on full collections.
 /// </summary>
-public sealed class LogitsSampler
+public sealed class LogitsSampler : IDisposable
 {
     // Blocks of the dense weights summed at once when walking to the drawn token.
     private const int ScanBlock = 1024;
@@ -32,6 +35,8 @@ public sealed class LogitsSampler
     public static bool Serves(SamplingParameters parameters) =>
         parameters.Grammar is null && parameters.LogitBias is not { Count: > 0 } && !parameters.HasPenalties;
 
+    // Straight to optimised code: at tier 0 the vectorised passes run many times slower for the first requests.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Sample(ReadOnlySpan<float> logits)
     {
         if (_parameters.IsGreedy) return TensorPrimitives.IndexOfMax(logits);
@@ -40,6 +45,7 @@ public sealed class LogitsSampler
     }
 
     /// <summary>Every token is a candidate: weights exp((l − max) / T), drawn from without sorting.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int SampleDense(ReadOnlySpan<float> logits)
     {
         var weights = Scratch(ref _weights, logits.Length);
@@ -69,6 +75,7 @@ public sealed class LogitsSampler
     /// Top-k, top-p and min-p narrow the candidates, then temperature and the draw. Candidates carry
     /// w = exp(l − max), the temperature-1 probability relative to the most likely token.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int SampleTruncated(ReadOnlySpan<float> logits)
     {
         var count = _parameters.TopK > 0 && _parameters.TopK < logits.Length ? TopK(logits, _parameters.TopK) : All(logits.Length);
@@ -203,7 +210,19 @@ public sealed class LogitsSampler
 
     private static Span<T> Scratch<T>(ref T[] buffer, int length)
     {
-        if (buffer.Length < length) buffer = new T[length];
+        if (buffer.Length < length)
+        {
+            if (buffer.Length > 0) ArrayPool<T>.Shared.Return(buffer);
+            buffer = ArrayPool<T>.Shared.Rent(length);
+        }
         return buffer.AsSpan(0, length);
+    }
+
+    public void Dispose()
+    {
+        if (_weights.Length > 0) ArrayPool<float>.Shared.Return(_weights);
+        if (_ids.Length > 0) ArrayPool<int>.Shared.Return(_ids);
+        _weights = [];
+        _ids = [];
     }
 }

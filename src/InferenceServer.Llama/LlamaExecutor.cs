@@ -68,9 +68,7 @@ internal sealed class ManagedSampler(SafeLLamaContextHandle context, LogitsSampl
 {
     public int Sample(int batchIndex) => sampler.Sample(context.GetLogitsIth(batchIndex));
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => sampler.Dispose();
 }
 
 /// <summary>A llama.cpp sampler chain for requests with a grammar, logit bias or penalties: the grammar first when there is one (checked by

@@ -141,7 +141,8 @@ internal static class Commands
         {
             var result = GreedyDecoder.MeasureThroughput(weights, context, count, tokens, prompt);
             Console.WriteLine($"{Path.GetFileName(modelPath)}: {count} stream(s) x {tokens} tokens, {threads} threads: " +
-                $"{result.TokensPerSecond:F1} tokens/s ({result.Elapsed.TotalSeconds:F2} s), {result.TokensPerProcessorSecond:F1} tokens per CPU-second");
+                $"{result.TokensPerSecond:F1} tokens/s ({result.Elapsed.TotalSeconds:F2} s), {result.TokensPerProcessorSecond:F1} tokens per CPU-second, " +
+                $"prefill of {result.PromptTokens} tokens {result.Prefill.TotalMilliseconds:F1} ms");
         }
 
         return 0;

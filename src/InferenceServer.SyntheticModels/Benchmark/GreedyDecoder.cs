@@ -10,8 +10,9 @@ namespace InferenceServer.SyntheticModels.Benchmark;
 /// Generation-phase throughput: <see cref="Streams"/> sequences decoded together, <see cref="TokensPerStream"/> steps.
 /// <see cref="ProcessorTime"/> is the process's CPU time over the same steps: on a shared machine, tokens per
 /// CPU-second with one thread estimates what an idle core would do (with more threads it counts spinning too).
+/// <see cref="Prefill"/> is the first stream's prompt (<see cref="PromptTokens"/> tokens) decoded alone, up to its first token.
 /// </summary>
-internal sealed record DecodeThroughput(int Streams, int TokensPerStream, TimeSpan Elapsed, TimeSpan ProcessorTime)
+internal sealed record DecodeThroughput(int Streams, int TokensPerStream, TimeSpan Elapsed, TimeSpan ProcessorTime, int PromptTokens, TimeSpan Prefill)
 {
     public double TokensPerSecond => Streams * TokensPerStream / Elapsed.TotalSeconds;
 
@@ -50,11 +51,14 @@ internal static class GreedyDecoder
         var promptTokens = weights.Tokenize(prompt, true, false, Encoding.UTF8);
         var batch = new LLamaBatch();
         var next = new LLamaToken[streams];
+        var prefill = TimeSpan.Zero;
         for (var stream = 0; stream < streams; stream++)
         {
             batch.Clear();
             batch.AddRange(promptTokens, 0, (LLamaSeqId)stream, true);
+            var started = Stopwatch.GetTimestamp();
             next[stream] = DecodeAndPick(context, batch, batch.TokenCount - 1);
+            if (stream == 0) prefill = Stopwatch.GetElapsedTime(started);
         }
 
         var rows = new int[streams];
@@ -78,7 +82,7 @@ internal static class GreedyDecoder
 
         var elapsed = stopwatch.Elapsed;
         process.Refresh();
-        return new DecodeThroughput(streams, tokensPerStream, elapsed, process.TotalProcessorTime - processorTimeBefore);
+        return new DecodeThroughput(streams, tokensPerStream, elapsed, process.TotalProcessorTime - processorTimeBefore, promptTokens.Length, prefill);
     }
 
     private static LLamaToken DecodeAndPick(LLamaContext context, LLamaBatch batch, int row)

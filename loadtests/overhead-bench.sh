@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The server's per-token overhead against the engine-only ceiling, in one run: the synthetic 125M Q8_0 model
+# (32k vocabulary) decoded by LLamaSharp in a tight greedy loop (synthmodel bench: 1 and 16 streams, 128 tokens),
+# then the server on the same model (-c 16384 -np 16) under streamed chat with 128 output tokens (ignore_eos) at
+# 1 and 16 streams, TinyStories-656K at 16 streams, and the time to first token of a 16-word prompt on an idle
+# server. With LLAMA_SERVER=/path/to/llama-server, llama.cpp's own server is measured the same way in the same run;
+# with BASELINE=COMMIT, this server as built from that commit (before/after in one run).
+# Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 4 minutes).
+# Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] bash loadtests/overhead-bench.sh [--quick]
+#   --quick: a few requests per row, to check the script (its figures mean little)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scale=4; [ "${1:-}" = --quick ] && scale=1
+threads=${THREADS:-$(nproc)}
+models_dir=${BENCH_MODELS:-$HOME/.cache/inferenceserver-bench}
+out=${OUT:-docs/bench/overhead}
+port=18090
+mkdir -p "$out" "$models_dir"
+rm -f "$out"/*.json "$out"/*.txt
+git rev-parse --short HEAD >"$out/commit.txt"
+
+echo "== building (Release)"
+dotnet build -c Release InferenceServer.sln --nologo -v q >/dev/null
+bin=net10.0/linux-x64
+server_dll=src/InferenceServer/bin/Release/$bin/InferenceServer.dll
+baseline_dir=
+if [ -n "${BASELINE:-}" ]; then
+  baseline_dir=$(mktemp -d)
+  echo "== building the baseline $BASELINE"
+  git worktree add -q --detach "$baseline_dir" "$BASELINE"
+  dotnet build -c Release "$baseline_dir/src/InferenceServer/InferenceServer.csproj" --nologo -v q >/dev/null
+  git -C "$baseline_dir" rev-parse --short HEAD >"$out/baseline-commit.txt"
+fi
+loadgen_dll=loadtests/InferenceServer.LoadGen/bin/Release/$bin/loadgen.dll
+synth_dll=src/InferenceServer.SyntheticModels/bin/Release/$bin/synthmodel.dll
+synthetic=$models_dir/synth-125m-q8_0.gguf
+[ -f "$synthetic" ] || dotnet "$synth_dll" write --shape 125m --quant Q8_0 --seed 1 -o "$synthetic"
+tiny=$(cd .. && pwd)/shared/models/TinyStories-656K-Q8_0.gguf
+
+server_pid=
+wait_healthy() {
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    kill -0 "$server_pid" 2>/dev/null || { echo "the server exited"; return 1; }
+    sleep 0.2
+  done
+  echo "server did not become healthy"; return 1
+}
+start_ours() { # model [dll]
+  dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads" >"$out/server.log" 2>&1 &
+  server_pid=$!; wait_healthy
+}
+start_llama_server() { # model
+  "$LLAMA_SERVER" -m "$1" --port $port -c 16384 -np 16 -t "$threads" >"$out/llama-server.log" 2>&1 &
+  server_pid=$!; wait_healthy
+}
+stop_server() { [ -n "$server_pid" ] && { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }; server_pid=; }
+cleanup() { stop_server; [ -z "$baseline_dir" ] || git worktree remove --force "$baseline_dir"; }
+trap cleanup EXIT
+
+loadgen() { # name, flags...
+  local name=$1; shift
+  echo "== $name"
+  dotnet "$loadgen_dll" --base-url "http://127.0.0.1:$port/v1" --no-progress --seed 1 --out "$out/$name.json" "$@" | tail -n 3
+}
+# The rows every server runs: 1 and 16 streams of 128 tokens (one warm-up request first), and the TTFT of a
+# 16-word completion prompt with the server otherwise idle.
+server_rows() { # prefix
+  loadgen "$1-c1" --workload random --input-len 32 --output-len 128 --concurrency 1 --requests $((2 * scale))
+  loadgen "$1-c16" --workload random --input-len 32 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
+  loadgen "$1-ttft" --endpoint completions --workload random --input-len 16 --output-len 4 --concurrency 1 --requests $((4 * scale)) --warmup 0
+}
+
+echo "== engine-only ceiling"
+dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" | tee "$out/ceiling-synthetic125m.txt"
+dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" | tee "$out/ceiling-tinystories.txt"
+
+start_ours "$synthetic"
+server_rows ours
+curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
+stop_server
+start_ours "$tiny"
+loadgen ours-tinystories-c16 --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
+stop_server
+
+if [ -n "$baseline_dir" ]; then
+  start_ours "$synthetic" "$baseline_dir/src/InferenceServer/bin/Release/$bin/InferenceServer.dll"
+  server_rows baseline
+  stop_server
+  start_ours "$tiny" "$baseline_dir/src/InferenceServer/bin/Release/$bin/InferenceServer.dll"
+  loadgen baseline-tinystories-c16 --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
+  stop_server
+fi
+
+if [ -n "${LLAMA_SERVER:-}" ]; then
+  start_llama_server "$synthetic"
+  server_rows llama-server
+  stop_server
+fi
+
+python3 loadtests/overhead_report.py "$out" docs/benchmarks.md
