@@ -10,19 +10,18 @@
 #   --quick: a few requests per row, to check the script (its figures mean little)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source loadtests/bench-common.sh
 scale=4; [ "${1:-}" = --quick ] && scale=1
 threads=${THREADS:-$(nproc)}
-models_dir=${BENCH_MODELS:-$HOME/.cache/inferenceserver-bench}
 out=${OUT:-docs/bench/overhead}
 port=18090
-mkdir -p "$out" "$models_dir"
+tiny=tests/fixtures/models/TinyStories-656K-Q8_0.gguf
+[ -f "$tiny" ] || tiny=$(cd .. && pwd)/shared/models/TinyStories-656K-Q8_0.gguf
+mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.txt
 git rev-parse --short HEAD >"$out/commit.txt"
+bench_prepare
 
-echo "== building (Release)"
-dotnet build -c Release InferenceServer.sln --nologo -v q >/dev/null
-bin=net10.0/linux-x64
-server_dll=src/InferenceServer/bin/Release/$bin/InferenceServer.dll
 baseline_dir=
 if [ -n "${BASELINE:-}" ]; then
   baseline_dir=$(mktemp -d)
@@ -31,33 +30,12 @@ if [ -n "${BASELINE:-}" ]; then
   dotnet build -c Release "$baseline_dir/src/InferenceServer/InferenceServer.csproj" --nologo -v q >/dev/null
   git -C "$baseline_dir" rev-parse --short HEAD >"$out/baseline-commit.txt"
 fi
-loadgen_dll=loadtests/InferenceServer.LoadGen/bin/Release/$bin/loadgen.dll
-synth_dll=src/InferenceServer.SyntheticModels/bin/Release/$bin/synthmodel.dll
-synthetic=$models_dir/synth-125m-q8_0.gguf
-[ -f "$synthetic" ] || dotnet "$synth_dll" write --shape 125m --quant Q8_0 --seed 1 -o "$synthetic"
-tiny=$(cd .. && pwd)/shared/models/TinyStories-656K-Q8_0.gguf
-
-server_pid=
-wait_healthy() {
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
-    kill -0 "$server_pid" 2>/dev/null || { echo "the server exited"; return 1; }
-    sleep 0.2
-  done
-  echo "server did not become healthy"; return 1
-}
-start_ours() { # model [dll]
-  dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads" >"$out/server.log" 2>&1 &
-  server_pid=$!; wait_healthy
-}
-start_llama_server() { # model
-  "$LLAMA_SERVER" -m "$1" --port $port -c 16384 -np 16 -t "$threads" >"$out/llama-server.log" 2>&1 &
-  server_pid=$!; wait_healthy
-}
-stop_server() { [ -n "$server_pid" ] && { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }; server_pid=; }
 cleanup() { stop_server; [ -z "$baseline_dir" ] || git worktree remove --force "$baseline_dir"; }
 trap cleanup EXIT
 
+start_ours() { # model [dll]
+  start_server_cmd "$out/server.log" dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads"
+}
 loadgen() { # name, flags...
   local name=$1; shift
   echo "== $name"
@@ -70,6 +48,9 @@ server_rows() { # prefix
   loadgen "$1-c16" --workload random --input-len 32 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
   loadgen "$1-ttft" --endpoint completions --workload random --input-len 16 --output-len 4 --concurrency 1 --requests $((4 * scale)) --warmup 0
 }
+tinystories_row() { # prefix
+  loadgen "$1-tinystories-c16" --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
+}
 
 echo "== engine-only ceiling"
 dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" | tee "$out/ceiling-synthetic125m.txt"
@@ -80,20 +61,21 @@ server_rows ours
 curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
 stop_server
 start_ours "$tiny"
-loadgen ours-tinystories-c16 --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
+tinystories_row ours
 stop_server
 
 if [ -n "$baseline_dir" ]; then
-  start_ours "$synthetic" "$baseline_dir/src/InferenceServer/bin/Release/$bin/InferenceServer.dll"
+  baseline_dll=$baseline_dir/src/InferenceServer/bin/Release/$bench_bin/InferenceServer.dll
+  start_ours "$synthetic" "$baseline_dll"
   server_rows baseline
   stop_server
-  start_ours "$tiny" "$baseline_dir/src/InferenceServer/bin/Release/$bin/InferenceServer.dll"
-  loadgen baseline-tinystories-c16 --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
+  start_ours "$tiny" "$baseline_dll"
+  tinystories_row baseline
   stop_server
 fi
 
 if [ -n "${LLAMA_SERVER:-}" ]; then
-  start_llama_server "$synthetic"
+  start_server_cmd "$out/llama-server.log" "$LLAMA_SERVER" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads"
   server_rows llama-server
   stop_server
 fi

@@ -2,6 +2,7 @@
 """Writes the "Server overhead" section of docs/benchmarks.md (and its chart) from loadtests/overhead-bench.sh's results."""
 import json, re, sys
 from pathlib import Path
+from report_section import replace_section
 
 bench, target = Path(sys.argv[1]), Path(sys.argv[2])
 BEGIN, END = "<!-- overhead: loadtests/overhead-bench.sh -->", "<!-- /overhead -->"
@@ -27,7 +28,7 @@ machine, date = first["machine"], first["started_at"][:10]
 commit = (bench / "commit.txt").read_text().strip()
 
 rows = []  # (label, output tok/s, engine-only tok/s)
-out = [BEGIN, "## Server overhead against the engine-only ceiling\n"]
+out = ["## Server overhead against the engine-only ceiling\n"]
 w = out.append
 w(f"`bash loadtests/overhead-bench.sh` (about 4 minutes; `LLAMA_SERVER=PATH` adds llama.cpp's server to the same run). "
   f"Commit `{commit}`, {machine['logical_cores']} logical cores ({machine['cpu_model']}), {date}. Synthetic 125M Q8_0 "
@@ -89,13 +90,5 @@ if rows:
     svg.append(f'<line x1="{350 + bar}" y1="28" x2="{350 + bar}" y2="{height - 4}" stroke="black" stroke-dasharray="4"/></svg>')
     (bench / "ratios.svg").write_text("\n".join(svg))
     w(f"\n![ratios](bench/overhead/ratios.svg)\n")
-out.append(END)
-
-text = target.read_text() if target.exists() else "# Benchmarks\n\n<!-- measured separately -->\n"
-section = "\n".join(out)
-if BEGIN in text:
-    text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-target.write_text(text)
+replace_section(target, BEGIN, END, "\n".join(out))
 print(f"wrote the overhead section of {target}")
