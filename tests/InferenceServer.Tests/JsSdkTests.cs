@@ -9,7 +9,7 @@ namespace InferenceServer.Tests;
 [Collection(ToolServerCollection.Name)]
 public class JsSdkTests(ToolServerFixture server)
 {
-    /// <summary>stories260K's n_embd (shared/models/MODELS.md): the length its embeddings must have.</summary>
+    /// <summary>stories260K's n_embd (tests/fixtures/models/MODELS.md): the length its embeddings must have.</summary>
     private const int EmbeddingLength = 64;
 
     private static readonly string JsDirectory = Path.Combine(RepositoryRoot(), "tests", "js");
