@@ -8,6 +8,9 @@ internal static class TestFixtures
 {
     public static string Directory { get; } = Find();
 
+    /// <summary>The repository's root folder (tests/fixtures is two levels below it).</summary>
+    public static string RepositoryRoot { get; } = Path.GetFullPath(Path.Combine(Directory, "..", ".."));
+
     public static string ModelsDirectory { get; } = Override("INFERENCE_TEST_MODELS") ?? Path.Combine(Directory, "models");
 
     public static string ChatTemplatesDirectory { get; } = Override("CHAT_TEMPLATES_DIR") ?? Path.Combine(Directory, "chat-templates");

@@ -105,6 +105,9 @@ public sealed class ServerOptions
     /// <summary>Log request bodies and completion text (off by default: prompts are the users' data).</summary>
     public bool LogPrompts { get; set; }
 
+    /// <summary>Do not serve the web playground at /.</summary>
+    public bool NoWebUi { get; set; }
+
 
     // Blank counts as unset: compose and Kubernetes pass empty Server__* variables for settings left at their default.
     public string ResolvedModelId => !string.IsNullOrWhiteSpace(ModelId) ? ModelId : Path.GetFileNameWithoutExtension(
