@@ -5,6 +5,7 @@ internal static class StatusEndpoint
 {
     public static IResult Get(ModelRegistry models) => TypedResults.Json(new
     {
+        demo_model = models.ServesDemoModel,
         models = models.Specs.Select(spec => Describe(spec.Id, models.Loaded(spec.Id)?.Engine.Snapshot)),
     }, ApiJson.Options);
 
