@@ -428,9 +428,10 @@ function statusCard(model) {
     const meter = document.createElement('meter');
     meter.min = 0;
     meter.max = model.kv_cells.total;
-    meter.value = model.kv_cells.reserved;
-    meter.setAttribute('aria-label', 'KV cells in use');
-    kv.append(meter, ` ${model.kv_cells.reserved} of ${model.kv_cells.total} cells in use, ${model.kv_cells.cached} holding cached prefixes`);
+    meter.value = model.kv_cells.reserved + model.kv_cells.cached;
+    meter.setAttribute('aria-label', 'KV cells holding tokens');
+    kv.append(meter, `${model.kv_cells.reserved + model.kv_cells.cached} of ${model.kv_cells.total} cells hold tokens: ` +
+      `${model.kv_cells.reserved} for running sequences, ${model.kv_cells.cached} for cached prefixes`);
     fact('KV cache', kv);
     const cache = model.prefix_cache;
     fact('Prefix-cache hit rate', cache.queried_tokens ? `${(cache.hit_rate * 100).toFixed(1)}% (${cache.hit_tokens} of ${cache.queried_tokens} prompt tokens)` : 'no prompts yet');
