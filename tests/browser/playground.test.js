@@ -108,6 +108,7 @@ test('model output is rendered as Markdown with highlighted code, and nothing in
     '<iframe srcdoc="<script>parent.__xss=\'iframe\'</script>"></iframe>',
     '<form action="javascript:window.__xss=\'form\'"><button id="evil">go</button></form>',
     '```js\nconst answer = 42;\n```',
+    '$$\\frac{a}{b}$$',
   ].join('\n\n');
   const file = { conversations: [{ title: 'hostile', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: hostile }] }] };
   await page.setInputFiles('#import', { name: 'hostile.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)) });
@@ -115,6 +116,8 @@ test('model output is rendered as Markdown with highlighted code, and nothing in
   await answer.locator('strong', { hasText: 'bold' }).waitFor();
 
   assert.equal(await answer.locator('.hljs-keyword', { hasText: 'const' }).count(), 1, 'the code block is highlighted');
+  assert.equal(await answer.locator('math mfrac').count(), 1, 'the formula is MathML');
+  assert.doesNotMatch(await answer.innerText(), /\\frac/, 'the TeX source is not shown');
   assert.equal(await answer.locator('script, iframe, form, #evil').count(), 0);
   assert.equal(await answer.locator('[onerror], [onbegin], [onload]').count(), 0);
   for (const href of await answer.locator('a').evaluateAll(links => links.map(a => a.getAttribute('href') ?? ''))) {

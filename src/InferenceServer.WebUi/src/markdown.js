@@ -1,7 +1,8 @@
-// Model output is untrusted: Markdown becomes HTML here and DOMPurify removes every script, event handler,
+// Model output is untrusted: Markdown (with math) becomes HTML here and DOMPurify removes every script, event handler,
 // javascript: URL and form control before it reaches the page (the server's CSP is the second wall).
 import { Marked } from 'marked';
 import DOMPurify from 'dompurify';
+import markedKatex from 'marked-katex-extension';
 import hljs from 'highlight.js/lib/core';
 import bash from 'highlight.js/lib/languages/bash';
 import c from 'highlight.js/lib/languages/c';
@@ -43,6 +44,9 @@ const marked = new Marked({
   },
 });
 
+// Math ($…$, $$…$$) as MathML, which browsers lay out themselves: no fonts, stylesheets or style attributes.
+marked.use(markedKatex({ output: 'mathml', throwOnError: false }));
+
 DOMPurify.addHook('afterSanitizeAttributes', node => {
   if (node.tagName === 'A' && node.hasAttribute('href')) {
     node.setAttribute('target', '_blank');
@@ -55,6 +59,8 @@ const purifyOptions = {
   // No ids or names: output must not shadow the page's own elements (DOM clobbering).
   FORBID_ATTR: ['style', 'srcset', 'formaction', 'id', 'name'],
   ADD_ATTR: ['target'],
+  // KaTeX wraps its MathML in <semantics> with the TeX source as an <annotation>, which browsers do not display.
+  ADD_TAGS: ['semantics', 'annotation'],
 };
 
 /** Markdown text (untrusted) as sanitised HTML. */
