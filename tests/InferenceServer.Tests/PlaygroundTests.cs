@@ -14,10 +14,10 @@ public sealed class KeyedServerFixture : ServerFixture
 
 /// <summary>
 /// The web playground in Debian's Chromium (tests/browser/playground.test.js, playwright-core) against the real server
-/// and one that needs an API key. .ci/run installs Chromium and the npm package.
+/// and ones that need an API key or serve the built-in demo model. .ci/run installs Chromium and the npm package.
 /// </summary>
 [Collection(ServerCollection.Name)]
-public class PlaygroundTests(ServerFixture server, KeyedServerFixture keyed) : IClassFixture<KeyedServerFixture>
+public class PlaygroundTests(ServerFixture server, KeyedServerFixture keyed, DemoServerFixture demo) : IClassFixture<KeyedServerFixture>, IClassFixture<DemoServerFixture>
 {
     private static readonly string BrowserTests = Path.Combine(TestFixtures.RepositoryRoot, "tests", "browser");
 
@@ -31,6 +31,7 @@ public class PlaygroundTests(ServerFixture server, KeyedServerFixture keyed) : I
             ["BASE_URL"] = server.BaseUrl.ToString(),
             ["KEYED_URL"] = keyed.BaseUrl.ToString(),
             ["API_KEY"] = KeyedServerFixture.Key,
+            ["DEMO_URL"] = demo.BaseUrl.ToString(),
             ["MODEL_ID"] = ServerFixture.ModelId,
         });
     }

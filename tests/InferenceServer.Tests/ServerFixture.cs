@@ -67,7 +67,7 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>The first configured model, loaded.</summary>
     public ServedModel Model => Models.Loaded(Models.Specs[0].Id)!;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Http.Dispose();
         if (_app is not null)

@@ -1,12 +1,12 @@
 // The web playground in Debian's Chromium against real servers with a real model. tests/InferenceServer.Tests
 // (PlaygroundTests) starts them and runs this file with BASE_URL (an open server), KEYED_URL and API_KEY (a server
-// started with --api-key) and MODEL_ID.
+// started with --api-key), DEMO_URL (a server serving the built-in demo model) and MODEL_ID.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
-const { BASE_URL, KEYED_URL, API_KEY, MODEL_ID } = process.env;
-if (!BASE_URL || !KEYED_URL || !API_KEY || !MODEL_ID) throw new Error('Set BASE_URL, KEYED_URL, API_KEY and MODEL_ID.');
+const { BASE_URL, KEYED_URL, API_KEY, DEMO_URL, MODEL_ID } = process.env;
+if (!BASE_URL || !KEYED_URL || !API_KEY || !DEMO_URL || !MODEL_ID) throw new Error('Set BASE_URL, KEYED_URL, API_KEY, DEMO_URL and MODEL_ID.');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 let browser;
@@ -94,6 +94,19 @@ test('a server that needs a key asks for it, refuses a wrong one, and works with
   assert.ok((await lastAnswer(page).locator('.content').textContent()).trim().length > 0);
   assert.equal(await page.evaluate(() => localStorage.getItem('inferenceserver.apiKey')), API_KEY);
   await context.close();
+});
+
+test('a server serving the built-in demo model says so in a banner, and a real model shows none', async () => {
+  const demo = await open(DEMO_URL);
+  await demo.page.locator('#demo-banner', { hasText: 'built-in demo model' }).waitFor();
+  assert.match(await demo.page.locator('#demo-banner').textContent(), /only\s+writes short children's stories[\s\S]*-m FILE\.gguf/);
+  await demo.context.close();
+
+  const real = await open(BASE_URL);
+  await pickModel(real.page);
+  await real.page.waitForLoadState('networkidle');
+  assert.equal(await real.page.isVisible('#demo-banner'), false);
+  await real.context.close();
 });
 
 test('model output is rendered as Markdown with highlighted code, and nothing in it runs', async () => {
