@@ -70,6 +70,19 @@ test('a message streams in, stops mid-stream on Escape, shows its statistics, an
   assert.deepEqual(await page.locator('.message.assistant .content').allTextContents(), answers);
   assert.equal(await page.locator('#conversations .conversation').count(), 1);
 
+  await page.click('.message.assistant:last-child .action[aria-label="Regenerate this answer"]');
+  await page.locator('#send').waitFor({ state: 'visible' });
+  await lastAnswer(page).locator('.stats').waitFor();
+  assert.equal(await page.locator('.message').count(), 4, 'regenerate replaces the last answer');
+
+  await page.click('.message.user >> nth=0 >> .action[aria-label="Edit this message and branch from it"]');
+  await page.fill('textarea[aria-label="Edited message"]', 'Once upon a time there was a cat');
+  await page.press('textarea[aria-label="Edited message"]', 'Enter');
+  await page.locator('#send').waitFor({ state: 'visible' });
+  await lastAnswer(page).locator('.stats').waitFor();
+  assert.deepEqual(await page.locator('.message.user .content').allTextContents(), ['Once upon a time there was a cat']);
+  assert.deepEqual(await page.locator('#conversations .conversation').allTextContents(), ['Once upon a time (branch)', 'Once upon a time']);
+
   await page.click('#show-status');
   const card = page.locator(`.status-card[aria-label="Model ${MODEL_ID}"]`);
   await card.waitFor();
@@ -107,6 +120,30 @@ test('a server serving the built-in demo model says so in a banner, and a real m
   await real.page.waitForLoadState('networkidle');
   assert.equal(await real.page.isVisible('#demo-banner'), false);
   await real.context.close();
+});
+
+test('conversations are searched, exported and imported', async () => {
+  const { context, page } = await open(BASE_URL);
+  const file = { conversations: [
+    { title: 'about dogs', messages: [{ role: 'user', content: 'a dog' }, { role: 'assistant', content: 'Woof.' }] },
+    { title: 'about cats', messages: [{ role: 'user', content: 'a cat' }, { role: 'assistant', content: '<think>Cats purr.</think>Meow.',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] }] },
+  ] };
+  await page.setInputFiles('#import', { name: 'two.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)) });
+  await page.locator('#conversations .conversation').nth(1).waitFor();
+
+  await page.fill('#search', 'purr');
+  assert.deepEqual(await page.locator('#conversations .conversation').allTextContents(), ['about cats']);
+  await page.click('#conversations .conversation');
+  assert.equal((await lastAnswer(page).locator('.content').textContent()).trim(), 'Meow.');
+  assert.equal(await lastAnswer(page).locator('details.reasoning summary').textContent(), 'Reasoning');
+  assert.match(await lastAnswer(page).locator('.tool-call').textContent(), /get_weather[\s\S]*"city": "Oslo"/);
+  await page.fill('#search', '');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const exported = JSON.parse(await (await download.createReadStream()).toArray().then(parts => Buffer.concat(parts).toString()));
+  assert.deepEqual(exported.conversations.map(c => c.title).sort(), ['about cats', 'about dogs']);
+  await context.close();
 });
 
 test('model output is rendered as Markdown with highlighted code, and nothing in it runs', async () => {
