@@ -38,7 +38,8 @@ internal sealed class ModelLease(ServedModel model, Action release) : IDisposabl
 
 /// <summary>
 /// Owns the served models. Models not marked on-demand load in the background once the server listens (so
-/// /health answers 503 meanwhile; a failure stops the server with exit code 2); the others load on their
+/// /health answers 503 meanwhile; a failure stops the server with exit code 2, except that a default model that
+/// cannot be downloaded gives way to the built-in demo model unless --no-demo-model); the others load on their
 /// first request. A request for a model that is loading waits for it, for at most --model-load-wait.
 /// A model with a keep_alive is unloaded that long after its last lease ended; with --models-memory-budget,
 /// loading a model first unloads least recently used idle models until the estimates fit.
