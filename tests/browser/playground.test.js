@@ -102,9 +102,12 @@ test('a server that needs a key asks for it, refuses a wrong one, and works with
   await page.fill('#key-input', API_KEY);
   await page.click('#key-dialog button[value="save"]');
   await pickModel(page);
+  await page.click('#toggle-settings');
+  await page.fill('#max_tokens', '5');
   await send(page, 'Once upon a time');
   await lastAnswer(page).locator('.stats').waitFor();
   assert.ok((await lastAnswer(page).locator('.content').textContent()).trim().length > 0);
+  assert.match(await lastAnswer(page).locator('.stats').textContent(), /completion [1-5] · (length|stop)$/, 'the max tokens setting is sent');
   assert.equal(await page.evaluate(() => localStorage.getItem('inferenceserver.apiKey')), API_KEY);
   await context.close();
 });

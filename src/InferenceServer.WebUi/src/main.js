@@ -346,7 +346,8 @@ async function generate(conversation) {
 function setBusy(busy) {
   $('send').hidden = busy;
   $('stop').hidden = !busy;
-  $('composer-input').setAttribute('aria-busy', String(busy));
+  // Screen readers announce the finished answer once, not every streamed token.
+  $('messages').setAttribute('aria-busy', String(busy));
 }
 
 function stop() {
