@@ -4,12 +4,16 @@ using System.Text.Json.Nodes;
 
 namespace InferenceServer.Tests;
 
-/// <summary>The server started with --api-key, for the playground's key prompt.</summary>
+/// <summary>
+/// The server started with --api-key, for the playground's key prompt, serving stories260K-chatml (byte-fallback
+/// vocabulary, so structured output can spell JSON).
+/// </summary>
 public sealed class KeyedServerFixture : ServerFixture
 {
     public const string Key = "sk-test-playground";
+    public new const string ModelId = "stories260K-chatml";
 
-    protected override string[] ExtraArgs => ["-np", "2", "--api-key", Key];
+    protected override string[] Args => ["-m", TestFixtures.Model(ModelId + ".gguf"), "--port", "0", "-np", "2", "-c", "2048", "-t", "1", "--api-key", Key];
 }
 
 /// <summary>
@@ -31,6 +35,7 @@ public class PlaygroundTests(ServerFixture server, KeyedServerFixture keyed, Dem
             ["BASE_URL"] = server.BaseUrl.ToString(),
             ["KEYED_URL"] = keyed.BaseUrl.ToString(),
             ["API_KEY"] = KeyedServerFixture.Key,
+            ["KEYED_MODEL_ID"] = KeyedServerFixture.ModelId,
             ["DEMO_URL"] = demo.BaseUrl.ToString(),
             ["MODEL_ID"] = ServerFixture.ModelId,
         });
@@ -68,7 +73,7 @@ public class PlaygroundTests(ServerFixture server, KeyedServerFixture keyed, Dem
         var model = JsonNode.Parse(await allowed.Content.ReadAsStringAsync())!["models"]![0]!;
 
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
-        Assert.Equal(ServerFixture.ModelId, (string)model["id"]!);
+        Assert.Equal(KeyedServerFixture.ModelId, (string)model["id"]!);
         Assert.True((bool)model["loaded"]!);
         Assert.True((int)model["kv_cells"]!["total"]! > 0);
     }

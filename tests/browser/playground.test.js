@@ -1,12 +1,14 @@
 // The web playground in Debian's Chromium against real servers with a real model. tests/InferenceServer.Tests
 // (PlaygroundTests) starts them and runs this file with BASE_URL (an open server), KEYED_URL and API_KEY (a server
-// started with --api-key), DEMO_URL (a server serving the built-in demo model) and MODEL_ID.
+// started with --api-key, serving KEYED_MODEL_ID), DEMO_URL (a server serving the built-in demo model) and MODEL_ID.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
-const { BASE_URL, KEYED_URL, API_KEY, DEMO_URL, MODEL_ID } = process.env;
-if (!BASE_URL || !KEYED_URL || !API_KEY || !DEMO_URL || !MODEL_ID) throw new Error('Set BASE_URL, KEYED_URL, API_KEY, DEMO_URL and MODEL_ID.');
+const { BASE_URL, KEYED_URL, API_KEY, KEYED_MODEL_ID, DEMO_URL, MODEL_ID } = process.env;
+if (!BASE_URL || !KEYED_URL || !API_KEY || !KEYED_MODEL_ID || !DEMO_URL || !MODEL_ID) {
+  throw new Error('Set BASE_URL, KEYED_URL, API_KEY, KEYED_MODEL_ID, DEMO_URL and MODEL_ID.');
+}
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 let browser;
@@ -26,9 +28,9 @@ async function open(url) {
 
 const lastAnswer = page => page.locator('.message.assistant').last();
 
-async function pickModel(page) {
-  await page.locator(`#model option[value="${MODEL_ID}"]`).waitFor({ state: 'attached' });
-  await page.selectOption('#model', MODEL_ID);
+async function pickModel(page, model = MODEL_ID) {
+  await page.locator(`#model option[value="${model}"]`).waitFor({ state: 'attached' });
+  await page.selectOption('#model', model);
 }
 
 async function send(page, text) {
@@ -92,7 +94,7 @@ test('a message streams in, stops mid-stream on Escape, shows its statistics, an
   await context.close();
 });
 
-test('a server that needs a key asks for it, refuses a wrong one, and works with the right one', async () => {
+test('a server that needs a key asks for it, refuses a wrong one, and works with the right one; settings and a JSON schema shape the answer', async () => {
   const { context, page } = await open(KEYED_URL);
   const dialog = page.locator('#key-dialog');
   await dialog.waitFor({ state: 'visible' });
@@ -101,13 +103,21 @@ test('a server that needs a key asks for it, refuses a wrong one, and works with
   await page.locator('#key-reason', { hasText: 'refused' }).waitFor();
   await page.fill('#key-input', API_KEY);
   await page.click('#key-dialog button[value="save"]');
-  await pickModel(page);
+  await pickModel(page, KEYED_MODEL_ID);
   await page.click('#toggle-settings');
   await page.fill('#max_tokens', '5');
   await send(page, 'Once upon a time');
   await lastAnswer(page).locator('.stats').waitFor();
   assert.ok((await lastAnswer(page).locator('.content').textContent()).trim().length > 0);
   assert.match(await lastAnswer(page).locator('.stats').textContent(), /completion [1-5] · (length|stop)$/, 'the max tokens setting is sent');
+
+  await page.fill('#max_tokens', '80');
+  await page.fill('#json-schema', JSON.stringify({ type: 'object', properties: { name: { type: 'string', maxLength: 8 } }, required: ['name'], additionalProperties: false }));
+  await send(page, 'Give me a name.');
+  await page.locator('.message.assistant').nth(1).locator('.stats').waitFor();
+  const json = JSON.parse(await lastAnswer(page).locator('.content').innerText());
+  assert.deepEqual(Object.keys(json), ['name']);
+  assert.equal(typeof json.name, 'string');
   assert.equal(await page.evaluate(() => localStorage.getItem('inferenceserver.apiKey')), API_KEY);
   await context.close();
 });
