@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.StaticFiles;
-using Microsoft.Net.Http.Headers;
 
 namespace InferenceServer.WebUi;
 
