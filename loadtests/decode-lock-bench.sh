@@ -8,14 +8,14 @@
 # The last column is the machine's 1-minute load average after the case: on a shared machine, compare rows
 # only where it is low and alike. ROUNDS repeats the three cases.
 # Usage: [MODEL_A=FILE] [MODEL_B=FILE] [THREADS=N] [REQUESTS=N] [ROUNDS=N] bash loadtests/decode-lock-bench.sh
-#   (defaults: TinyStories-656K and stories260K from ../shared/models, 1 thread per model, 64 requests of A
+#   (defaults: TinyStories-656K and stories260K from tests/fixtures/models, 1 thread per model, 64 requests of A
 #   per case, 1 round)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-1}
 requests=${REQUESTS:-64}
 rounds=${ROUNDS:-1}
-models=$(cd .. && pwd)/shared/models
+models=$(pwd)/tests/fixtures/models
 a=${MODEL_A:-$models/TinyStories-656K-Q8_0.gguf}
 b=${MODEL_B:-$models/stories260K.gguf}
 out=$(mktemp -d)

@@ -15,7 +15,6 @@ for arg in "$@"; do
 done
 requests=64; [ -n "$quick" ] && requests=16
 models_dir=${BENCH_MODELS:-$HOME/.cache/inferenceserver-bench}
-shared_models=$(cd .. && pwd)/shared/models
 out=docs/bench
 port=18080
 server_log=$(mktemp)
@@ -37,7 +36,7 @@ if [ ! -f "$synthetic" ]; then
   echo "== writing the synthetic 125M Q8_0 model (random weights, 32k LLaMA vocabulary)"
   dotnet "$synth_dll" write --shape 125m --quant Q8_0 --seed 1 -o "$synthetic"
 fi
-tiny=$shared_models/TinyStories-656K-Q8_0.gguf
+tiny=tests/fixtures/models/TinyStories-656K-Q8_0.gguf
 
 server_pid=
 start_server() { # model, extra flags...

@@ -5,7 +5,7 @@ using LLama.Native;
 using DeterminismProbe;
 
 // Usage: dotnet run -c Release --project loadtests/DeterminismProbe -- [options]
-//   --model NAME|PATH   TinyStories-656K-Q8_0.gguf (default) or stories260K.gguf, found under shared/models
+//   --model NAME|PATH   TinyStories-656K-Q8_0.gguf (default) or stories260K.gguf, found under tests/fixtures/models
 //   --n 48 --tokens 48   prompts and greedy tokens per prompt
 //   --fa auto,on,off     flash attention settings to try      --ubatch 512,32   UBatchSize values
 //   --batch 512          BatchSize                             --long            prompts of ~100 tokens
@@ -187,15 +187,15 @@ internal sealed record Options(string Model, int Count, int Tokens, List<bool?> 
         _ => throw new ArgumentException($"--fa takes auto, on or off, not {s}"),
     };
 
-    /// <summary>A path as given, else the file under the nearest shared/models found walking up from here.</summary>
+    /// <summary>A path as given, else the file under the repository's tests/fixtures/models, found walking up from here.</summary>
     public static string FindModel(string model)
     {
         if (File.Exists(model)) return Path.GetFullPath(model);
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string candidate = Path.Combine(dir.FullName, "shared", "models", model);
+            string candidate = Path.Combine(dir.FullName, "tests", "fixtures", "models", model);
             if (File.Exists(candidate)) return candidate;
         }
-        throw new FileNotFoundException($"model {model} not found under any shared/models above {AppContext.BaseDirectory}");
+        throw new FileNotFoundException($"model {model} not found under any tests/fixtures/models above {AppContext.BaseDirectory}");
     }
 }

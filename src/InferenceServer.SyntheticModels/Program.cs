@@ -23,7 +23,7 @@ const string Usage = """
     synthmodel shapes                 list the named shapes with parameter counts
     synthmodel inspect file.gguf      print a GGUF's metadata and tensors
 
-    'write' is the default command. --vocab defaults to shared/vocab/ggml-vocab-llama-spm.gguf in the
+    'write' is the default command. --vocab defaults to tests/fixtures/vocab/ggml-vocab-llama-spm.gguf in the
     nearest ancestor directory; its tokenizer.* metadata is copied and a ChatML chat template added.
     Q4_K is llama.cpp's Q4_K_M mix. Quantised files are written as F16 first, then quantised.
     """;
@@ -72,7 +72,7 @@ internal static class Commands
         var std = line.Float("std") ?? 0.02f;
         var threads = line.Int("threads") ?? Environment.ProcessorCount;
         var vocabularyPath = line.String("vocab") ?? Vocabulary.FindDefault()
-            ?? throw new UsageException($"No --vocab given and no shared/vocab/{Vocabulary.DefaultFileName} found above {AppContext.BaseDirectory}.");
+            ?? throw new UsageException($"No --vocab given and no tests/fixtures/vocab/{Vocabulary.DefaultFileName} found above {AppContext.BaseDirectory}.");
         line.RejectUnknown();
 
         QuietNativeLog();

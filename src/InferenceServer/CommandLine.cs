@@ -51,6 +51,8 @@ internal static class CommandLine
         new(["--drain-timeout"], "DrainTimeoutSeconds", "SECONDS", "on SIGTERM/SIGINT, how long in-flight requests may finish", "30"),
         new(["--log-format"], "LogFormat", "text|json", "console log format", "text"),
         new(["--log-prompts"], "LogPrompts", "", "log request bodies and completion text", "off"),
+        new(["--no-webui"], "NoWebUi", "", "do not serve the web playground at /", "serve it"),
+        new(["--no-demo-model"], "NoDemoModel", "", "with no -m, exit (code 2) when the default model cannot be downloaded, instead of serving the built-in demo model", "serve the demo model"),
         new(["--chat-template"], "ChatTemplate", "NAME|FILE", "Jinja template file, or llama.cpp built-in name (chatml, llama3 ...)", "the model's own, else chatml"),
     ];
 

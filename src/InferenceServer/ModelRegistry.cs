@@ -38,7 +38,8 @@ internal sealed class ModelLease(ServedModel model, Action release) : IDisposabl
 
 /// <summary>
 /// Owns the served models. Models not marked on-demand load in the background once the server listens (so
-/// /health answers 503 meanwhile; a failure stops the server with exit code 2); the others load on their
+/// /health answers 503 meanwhile; a failure stops the server with exit code 2, except that a default model that
+/// cannot be downloaded gives way to the built-in demo model unless --no-demo-model); the others load on their
 /// first request. A request for a model that is loading waits for it, for at most --model-load-wait.
 /// A model with a keep_alive is unloaded that long after its last lease ended; with --models-memory-budget,
 /// loading a model first unloads least recently used idle models until the estimates fit.
@@ -57,7 +58,9 @@ internal sealed class ModelRegistry : BackgroundService
     private readonly IEngineObserver[] _observers;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock = TimeProvider.System;
-    private readonly Dictionary<string, ModelSlot> _slots;
+    // Replaced whole (never changed in place) once, when the demo model stands in for an unreachable default model.
+    private volatile IReadOnlyDictionary<string, ModelSlot> _slots;
+    private volatile IReadOnlyList<ModelSpec> _specs;
     private readonly long? _budgetBytes;
     private readonly TimeSpan _loadWait;
     private readonly Lock _lock = new();
@@ -78,14 +81,17 @@ internal sealed class ModelRegistry : BackgroundService
         _telemetry = telemetry;
         _observers = observers.ToArray();
         _logger = loggers.CreateLogger<ModelRegistry>();
-        Specs = ModelSpec.From(_options);
-        _slots = Specs.ToDictionary(spec => spec.Id, spec => new ModelSlot(spec));
+        _specs = ModelSpec.From(_options);
+        _slots = _specs.ToDictionary(spec => spec.Id, spec => new ModelSlot(spec));
         _budgetBytes = string.IsNullOrWhiteSpace(_options.ModelsMemoryBudget) ? null : ModelSpec.ParseBytes(_options.ModelsMemoryBudget);
         _loadWait = TimeSpan.FromSeconds(_options.ModelLoadWaitSeconds);
     }
 
     /// <summary>The configured models, in the order given; the first is the default where a request names none.</summary>
-    public IReadOnlyList<ModelSpec> Specs { get; }
+    public IReadOnlyList<ModelSpec> Specs => _specs;
+
+    /// <summary>True when the built-in demo model is served because the default model could not be had.</summary>
+    public bool ServesDemoModel { get; private set; }
 
     /// <summary>When the server started: the "created" time of every model in /v1/models.</summary>
     public long CreatedUnixSeconds { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -349,15 +355,20 @@ internal sealed class ModelRegistry : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        if (_options.Models.Count == 0 && string.IsNullOrWhiteSpace(_options.Model) && string.IsNullOrWhiteSpace(_options.HfRepo))
+        if (_options.UsesDefaultModel)
             _logger.LogInformation("No model given: serving the default model {Model} (pass -m FILE.gguf or -m hf://OWNER/REPO/FILE.gguf for another)", Specs[0].Hub);
         foreach (var slot in _slots.Values.Where(s => !s.Spec.OnDemand))
         {
-            Task loading;
-            lock (_lock) loading = slot.Loading ?? (slot.Loaded is null ? StartLoading(slot) : Task.CompletedTask);
             try
             {
-                await loading.WaitAsync(stoppingToken);
+                try
+                {
+                    await LoadAtStartAsync(slot, stoppingToken);
+                }
+                catch (ModelDownloadException ex) when (_options.UsesDefaultModel && !_options.NoDemoModel)
+                {
+                    await LoadAtStartAsync(ServeDemoModel(ex), stoppingToken);
+                }
             }
             catch (Exception ex) when (ex is ModelLoadException or ModelDownloadException)
             {
@@ -372,6 +383,29 @@ internal sealed class ModelRegistry : BackgroundService
         if (Specs.All(spec => spec.KeepAlive is null)) return;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _clock);
         while (await timer.WaitForNextTickAsync(stoppingToken)) UnloadIdle();
+    }
+
+    private Task LoadAtStartAsync(ModelSlot slot, CancellationToken stoppingToken)
+    {
+        Task loading;
+        lock (_lock) loading = slot.Loading ?? (slot.Loaded is null ? StartLoading(slot) : Task.CompletedTask);
+        return loading.WaitAsync(stoppingToken);
+    }
+
+    /// <summary>Puts the built-in demo model in the default model's place (the only configured model) and returns its slot.</summary>
+    private ModelSlot ServeDemoModel(ModelDownloadException failure)
+    {
+        var spec = DemoModel.Spec(_options, HubSettings.From(_configuration, _options.ModelCache).CacheDirectory);
+        _logger.LogWarning("{Failure} Serving the built-in demo model {ModelId} instead: 656K parameters, it only writes short children's stories. " +
+            "Pass -m FILE.gguf (or -m hf://OWNER/REPO/FILE.gguf) to serve a real model, or --no-demo-model to exit instead.", failure.Message, spec.Id);
+        var slot = new ModelSlot(spec);
+        lock (_lock)
+        {
+            _slots = new Dictionary<string, ModelSlot> { [spec.Id] = slot };
+            _specs = [spec];
+            ServesDemoModel = true;
+        }
+        return slot;
     }
 
     // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.

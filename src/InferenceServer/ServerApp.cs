@@ -62,6 +62,7 @@ public static class ServerApp
         }));
         app.UseStatusCodePages(context => StatusCodeError(context.HttpContext));
         MapEndpoints(app);
+        if (!options.NoWebUi) WebUi.Playground.Map(app);
         return app;
     }
 
@@ -104,6 +105,7 @@ public static class ServerApp
         tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);
         tokenizer.MapPost("/detokenize", TokenizerEndpoints.DetokenizeAsync);
         tokenizer.MapPost("/apply-template", ApplyTemplateEndpoint.HandleAsync);
+        app.MapGet("/status", StatusEndpoint.Get);
     }
 
     /// <summary>Turns an <see cref="ApiException"/> thrown while reading a request into its OpenAI-shaped response.</summary>

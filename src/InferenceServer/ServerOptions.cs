@@ -111,6 +111,15 @@ public sealed class ServerOptions
     /// <summary>Log request bodies and completion text (off by default: prompts are the users' data).</summary>
     public bool LogPrompts { get; set; }
 
+    /// <summary>Do not serve the web playground at /.</summary>
+    public bool NoWebUi { get; set; }
+
+    /// <summary>When no model is given and the default can be neither found in the cache nor downloaded, exit (code 2) instead of serving the built-in demo model.</summary>
+    public bool NoDemoModel { get; set; }
+
+    /// <summary>True when no model is named at all, so the server serves the default model.</summary>
+    public bool UsesDefaultModel => Models.Count == 0 && string.IsNullOrWhiteSpace(Model) && string.IsNullOrWhiteSpace(HfRepo);
+
 
     // Blank counts as unset: compose and Kubernetes pass empty Server__* variables for settings left at their default.
     public string ResolvedModelId => !string.IsNullOrWhiteSpace(ModelId) ? ModelId : Path.GetFileNameWithoutExtension(

@@ -4,8 +4,8 @@ namespace InferenceServer.SyntheticModels.Tests;
 
 /// <summary>
 /// Writes the tiny synthetic model once per test run (F32, Q8_0 and Q4_0, seed 1) into a temporary
-/// directory, deleted afterwards. The vocabulary comes from the shared folder beside the repository
-/// (or SYNTHMODEL_VOCAB).
+/// directory, deleted afterwards. The vocabulary is synthmodel's default
+/// (tests/fixtures/vocab, or SYNTHMODEL_VOCAB).
 /// </summary>
 public sealed class SyntheticModelFixture : IDisposable
 {
@@ -15,7 +15,7 @@ public sealed class SyntheticModelFixture : IDisposable
     {
         VocabularyPath = Vocabulary.FindDefault()
             ?? throw new InvalidOperationException(
-                $"No shared/vocab/{Vocabulary.DefaultFileName} above {AppContext.BaseDirectory}; set {Vocabulary.PathVariable}.");
+                $"No tests/fixtures/vocab/{Vocabulary.DefaultFileName} above {AppContext.BaseDirectory}; set {Vocabulary.PathVariable}.");
         Directory = System.IO.Directory.CreateTempSubdirectory("synthmodel-tests-").FullName;
         var vocabulary = Vocabulary.Load(VocabularyPath);
         foreach (var format in new[] { WeightFormat.F32, WeightFormat.Q8_0, WeightFormat.Q4_0 })

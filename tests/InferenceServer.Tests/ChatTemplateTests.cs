@@ -15,8 +15,8 @@ namespace InferenceServer.Tests;
 /// <summary>Which template renders chats: the GGUF's Jinja template, --chat-template FILE or NAME, or the ChatML fallback; bad templates fail at start-up.</summary>
 public sealed class ChatTemplateSelectionTests : IDisposable
 {
-    private readonly LLamaWeights _withTemplate = LLamaWeights.LoadFromFile(new ModelParams(TestModels.Path("stories260K-chatml.gguf")));
-    private readonly LLamaWeights _withoutTemplate = LLamaWeights.LoadFromFile(new ModelParams(TestModels.Path("stories260K.gguf")));
+    private readonly LLamaWeights _withTemplate = LLamaWeights.LoadFromFile(new ModelParams(TestFixtures.Model("stories260K-chatml.gguf")));
+    private readonly LLamaWeights _withoutTemplate = LLamaWeights.LoadFromFile(new ModelParams(TestFixtures.Model("stories260K.gguf")));
 
     private static readonly ChatConversation Hi = new([new JsonObject { ["role"] = "user", ["content"] = "Hi" }], null, AddGenerationPrompt: true);
 
@@ -93,7 +93,7 @@ public sealed class ChatTemplateErrorTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(_templateFile, Template);
-        _app = ServerApp.Build(["-m", TestModels.Path("stories260K-chatml.gguf"), "--chat-template", _templateFile, "--port", "0", "-np", "2", "-t", "1"]);
+        _app = ServerApp.Build(["-m", TestFixtures.Model("stories260K-chatml.gguf"), "--chat-template", _templateFile, "--port", "0", "-np", "2", "-t", "1"]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _http = new HttpClient { BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/") };

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace InferenceServer.Tests;
 
 /// <summary>
@@ -9,10 +7,10 @@ namespace InferenceServer.Tests;
 [Collection(ToolServerCollection.Name)]
 public class JsSdkTests(ToolServerFixture server)
 {
-    /// <summary>stories260K's n_embd (shared/models/MODELS.md): the length its embeddings must have.</summary>
+    /// <summary>stories260K's n_embd (tests/fixtures/models/MODELS.md): the length its embeddings must have.</summary>
     private const int EmbeddingLength = 64;
 
-    private static readonly string JsDirectory = Path.Combine(RepositoryRoot(), "tests", "js");
+    private static readonly string JsDirectory = Path.Combine(TestFixtures.RepositoryRoot, "tests", "js");
 
     public static TheoryData<string> Files => new(Directory.GetFiles(JsDirectory, "*.test.js").Select(Path.GetFileName).Order()!);
 
@@ -21,26 +19,11 @@ public class JsSdkTests(ToolServerFixture server)
     public async Task The_openai_npm_package_passes(string file)
     {
         Assert.True(Directory.Exists(Path.Combine(JsDirectory, "node_modules", "openai")), "tests/js/node_modules is missing: run `npm ci` in tests/js (bash .ci/run does).");
-        var start = new ProcessStartInfo("node", ["--test", "--test-reporter=spec", file])
+        await NodeTest.RunAsync(JsDirectory, file, new()
         {
-            WorkingDirectory = JsDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["BASE_URL"] = new Uri(server.BaseUrl, "v1").ToString();
-        start.Environment["MODEL_ID"] = ToolServerFixture.ModelId;
-        start.Environment["EMBEDDING_DIMENSIONS"] = EmbeddingLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var node = Process.Start(start)!;
-        var output = node.StandardOutput.ReadToEndAsync();
-        var errors = node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
-        Assert.True(node.ExitCode == 0, $"node --test {file} failed ({node.ExitCode}):\n{await output}\n{await errors}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "InferenceServer.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("InferenceServer.sln not found above " + AppContext.BaseDirectory);
+            ["BASE_URL"] = new Uri(server.BaseUrl, "v1").ToString(),
+            ["MODEL_ID"] = ToolServerFixture.ModelId,
+            ["EMBEDDING_DIMENSIONS"] = EmbeddingLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
     }
 }

@@ -19,7 +19,7 @@ public static class TestAdapters
     {
         var path = Path.Combine(Folder, $"{name}.gguf");
         if (!File.Exists(path))
-            LoraAdapterWriter.Write(path, TestModels.Path(modelFile),
+            LoraAdapterWriter.Write(path, TestFixtures.Model(modelFile),
                 new LoraAdapterOptions(Rank: 8, Alpha: 16, ["attn_q", "attn_v", "ffn_up"], seed, Std: 0.1f));
         return path;
     }
@@ -175,7 +175,7 @@ public class LoraAdapterTests(LoraServerFixture server)
     [InlineData("missing.gguf", "does not exist")]
     public async Task A_bad_adapter_file_loaded_at_run_time_is_a_400_and_the_server_keeps_serving(string file, string reason)
     {
-        var path = Path.Combine(Path.GetDirectoryName(TestModels.Path(ServerFixture.ModelFile))!, file);
+        var path = Path.Combine(Path.GetDirectoryName(TestFixtures.Model(ServerFixture.ModelFile))!, file);
         using var response = await server.Http.PostAsJsonAsync("v1/adapters", new { model = ServerFixture.ModelId, name = "broken", path });
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
 
@@ -188,10 +188,10 @@ public class LoraAdapterTests(LoraServerFixture server)
     [Fact]
     public async Task A_bad_adapter_file_at_start_up_stops_the_server_with_a_message()
     {
-        var notAnAdapter = TestModels.Path("stories260K.gguf");
+        var notAnAdapter = TestFixtures.Model("stories260K.gguf");
         var server = Process.Start(new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestModels.Path(ServerFixture.ModelFile), "--port", "0", "-t", "1", "--lora", $"bad={notAnAdapter}" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestFixtures.Model(ServerFixture.ModelFile), "--port", "0", "-t", "1", "--lora", $"bad={notAnAdapter}" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;

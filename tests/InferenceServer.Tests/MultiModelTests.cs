@@ -20,8 +20,8 @@ public sealed class TwoModelServerFixture : ServerFixture
 
     protected override string[] Args =>
     [
-        "-m", $"{Tiny}={TestModels.Path(ModelFile)},ctx=2048,parallel=4",
-        "-m", $"{Small}={TestModels.Path("stories260K.gguf")},ctx=1024,parallel=2",
+        "-m", $"{Tiny}={TestFixtures.Model(ModelFile)},ctx=2048,parallel=4",
+        "-m", $"{Small}={TestFixtures.Model("stories260K.gguf")},ctx=1024,parallel=2",
         "--port", "0", "-t", "1",
     ];
 }
@@ -99,8 +99,8 @@ public sealed class OnDemandServerFixture : ServerFixture
 
     protected override string[] Args =>
     [
-        "-m", TestModels.Path(ModelFile),
-        "-m", $"{Lazy}={TestModels.Path("stories260K.gguf")},ctx=1024,parallel=2,on_demand,keep_alive=1s",
+        "-m", TestFixtures.Model(ModelFile),
+        "-m", $"{Lazy}={TestFixtures.Model("stories260K.gguf")},ctx=1024,parallel=2,on_demand,keep_alive=1s",
         "--port", "0", "-t", "1",
     ];
 
@@ -196,8 +196,8 @@ public sealed class BudgetServerFixture : ServerFixture
     // Estimates (file + F16 KV of 1024 cells): TinyStories-656K about 1.2 MiB, stories260K about 1.8 MiB.
     protected override string[] Args =>
     [
-        "-m", $"{Tiny}={TestModels.Path(ModelFile)},ctx=1024,parallel=2,on_demand,keep_alive=1h",
-        "-m", $"{Small}={TestModels.Path("stories260K.gguf")},ctx=1024,parallel=2,on_demand,keep_alive=1h",
+        "-m", $"{Tiny}={TestFixtures.Model(ModelFile)},ctx=1024,parallel=2,on_demand,keep_alive=1h",
+        "-m", $"{Small}={TestFixtures.Model("stories260K.gguf")},ctx=1024,parallel=2,on_demand,keep_alive=1h",
         "--models-memory-budget", "2.5M", "--port", "0", "-t", "1",
     ];
 }
@@ -247,14 +247,14 @@ public sealed class ModelLoadWaitTests
     public async Task A_request_for_a_model_still_loading_gets_503_model_loading_after_the_wait_and_the_load_completes()
     {
         await using var hub = await HubStandIn.StartAsync();
-        hub.Add("test-owner/tiny-GGUF", ServerFixture.ModelFile, await File.ReadAllBytesAsync(TestModels.Path(ServerFixture.ModelFile)));
+        hub.Add("test-owner/tiny-GGUF", ServerFixture.ModelFile, await File.ReadAllBytesAsync(TestFixtures.Model(ServerFixture.ModelFile)));
         var download = new TaskCompletionSource();
         hub.HoldBodies = download.Task;
         var cache = Directory.CreateTempSubdirectory("hub-cache-").FullName;
         try
         {
             await using var app = ServerApp.Build(
-                ["-m", $"local={TestModels.Path("stories260K.gguf")}", "-m", $"hub=hf://test-owner/tiny-GGUF/{ServerFixture.ModelFile},on_demand",
+                ["-m", $"local={TestFixtures.Model("stories260K.gguf")}", "-m", $"hub=hf://test-owner/tiny-GGUF/{ServerFixture.ModelFile},on_demand",
                     "--model-load-wait", "1", "--model-cache", cache, "--port", "0", "-np", "2", "-t", "1"],
                 builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Endpoint.ToString(), ["HF_TOKEN"] = "" }));
             await app.StartAsync();

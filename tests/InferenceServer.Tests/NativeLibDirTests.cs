@@ -21,7 +21,7 @@ public sealed class NativeLibDirTests
         var port = FreePort();
         var server = Process.Start(new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestModels.Path(ServerFixture.ModelFile),
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestFixtures.Model(ServerFixture.ModelFile),
                 "--port", port.ToString(), "-np", "1", "-t", "2", "--native-lib-dir", folder },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -57,7 +57,7 @@ public sealed class NativeLibDirTests
         var empty = Directory.CreateTempSubdirectory("natives-").FullName;
         var server = Process.Start(new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestModels.Path(ServerFixture.ModelFile), "--native-lib-dir", empty },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestFixtures.Model(ServerFixture.ModelFile), "--native-lib-dir", empty },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;

@@ -8,22 +8,6 @@ using OpenAI;
 
 namespace InferenceServer.Tests;
 
-/// <summary>Finds the shared test models beside the repository (or where INFERENCE_TEST_MODELS points).</summary>
-public static class TestModels
-{
-    public static string Path(string file)
-    {
-        if (Environment.GetEnvironmentVariable("INFERENCE_TEST_MODELS") is { Length: > 0 } dir)
-            return System.IO.Path.Combine(dir, file);
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var candidate = System.IO.Path.Combine(d.FullName, "shared", "models", file);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"Test model {file} not found in any shared/models above {AppContext.BaseDirectory}; set INFERENCE_TEST_MODELS.");
-    }
-}
-
 /// <summary>
 /// The real server (Kestrel on 127.0.0.1, a real model) started once for a test collection. A subclass with
 /// other <see cref="ExtraArgs"/> or services (<see cref="Configure"/>) is a separate server instance.
@@ -46,7 +30,7 @@ public class ServerFixture : IAsyncLifetime
     /// The server's flags. One thread: llama.cpp's spinning thread barrier slows to a crawl when other test
     /// assemblies compete for the two cores, and a single thread makes steady progress at its share of the CPU.
     /// </summary>
-    protected virtual string[] Args => ["-m", TestModels.Path(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "1", .. ExtraArgs];
+    protected virtual string[] Args => ["-m", TestFixtures.Model(ModelFile), "--port", "0", "-np", "16", "-c", "8192", "-t", "1", .. ExtraArgs];
 
     /// <summary>Adds or replaces services before the server is built.</summary>
     protected virtual void Configure(WebApplicationBuilder builder)
@@ -83,7 +67,7 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>The first configured model, loaded.</summary>
     public ServedModel Model => Models.Loaded(Models.Specs[0].Id)!;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Http.Dispose();
         if (_app is not null)

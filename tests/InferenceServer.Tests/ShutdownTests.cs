@@ -64,7 +64,7 @@ public partial class ShutdownTests
     {
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestModels.Path(ServerFixture.ModelFile), "--port", "0", "-np", "1", "-t", "1" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestFixtures.Model(ServerFixture.ModelFile), "--port", "0", "-np", "1", "-t", "1" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

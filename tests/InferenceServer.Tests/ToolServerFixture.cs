@@ -13,7 +13,7 @@ namespace InferenceServer.Tests;
 
 /// <summary>
 /// A real server for tool calling: stories260K-chatml (byte-fallback vocabulary, so it can spell JSON) with
-/// Qwen 2.5's real chat template from shared/chat-templates (Hermes-style &lt;tool_call&gt; tags).
+/// Qwen 2.5's real chat template from tests/fixtures/chat-templates (Hermes-style &lt;tool_call&gt; tags).
 /// A story model never calls tools on its own: forced calls are what the grammar guarantees.
 /// </summary>
 public sealed class ToolServerFixture : ServerFixture
@@ -21,31 +21,16 @@ public sealed class ToolServerFixture : ServerFixture
     public new const string ModelId = "stories260K-chatml";
     public const string TemplateName = "Qwen-Qwen2.5-7B-Instruct";
 
-    public static string TemplatePath => System.IO.Path.Combine(ChatTemplateFiles.Directory, TemplateName + ".jinja");
+    public static string TemplatePath => TestFixtures.ChatTemplate(TemplateName);
 
     protected override string[] Args =>
-        ["-m", TestModels.Path("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "1"];
+        ["-m", TestFixtures.Model("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "1"];
 }
 
 [CollectionDefinition(Name)]
 public sealed class ToolServerCollection : ICollectionFixture<ToolServerFixture>
 {
     public const string Name = "tool server";
-}
-
-internal static class ChatTemplateFiles
-{
-    public static string Directory { get; } = Find();
-
-    private static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = System.IO.Path.Combine(dir.FullName, "shared", "chat-templates");
-            if (System.IO.Directory.Exists(candidate)) return candidate;
-        }
-        throw new DirectoryNotFoundException("shared/chat-templates not found above " + AppContext.BaseDirectory);
-    }
 }
 
 /// <summary>An independent judge of tool arguments: JsonSchema.Net.</summary>

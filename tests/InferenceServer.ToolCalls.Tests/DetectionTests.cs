@@ -1,6 +1,6 @@
 namespace InferenceServer.ToolCalls.Tests;
 
-/// <summary>The family is recognised from the real templates in shared/chat-templates.</summary>
+/// <summary>The family is recognised from the real templates in tests/fixtures/chat-templates.</summary>
 public class DetectionTests
 {
     [Theory]
@@ -18,24 +18,8 @@ public class DetectionTests
     [InlineData("deepseek-ai-DeepSeek-V3.1", ToolCallFormat.DeepSeek)]
     [InlineData("google-gemma-2-2b-it", ToolCallFormat.Generic)]
     public void Recognises_the_family(string template, ToolCallFormat expected) =>
-        Assert.Equal(expected, ToolCallSyntax.Detect(File.ReadAllText(Path.Combine(ChatTemplates.Directory, template + ".jinja"))));
+        Assert.Equal(expected, ToolCallSyntax.Detect(File.ReadAllText(TestFixtures.ChatTemplate(template))));
 
     [Fact]
     public void No_template_is_generic() => Assert.Equal(ToolCallFormat.Generic, ToolCallSyntax.Detect(null));
-}
-
-internal static class ChatTemplates
-{
-    public static string Directory { get; } = Find();
-
-    private static string Find()
-    {
-        if (Environment.GetEnvironmentVariable("CHAT_TEMPLATES_DIR") is { Length: > 0 } overridden) return overridden;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "chat-templates");
-            if (System.IO.Directory.Exists(candidate)) return candidate;
-        }
-        throw new DirectoryNotFoundException("shared/chat-templates not found above " + AppContext.BaseDirectory + " (set CHAT_TEMPLATES_DIR)");
-    }
 }

@@ -35,14 +35,14 @@ internal sealed class Vocabulary
     }
 
     /// <summary>
-    /// Finds <c>shared/vocab/ggml-vocab-llama-spm.gguf</c> in the nearest ancestor of <paramref name="startDirectory"/>
-    /// (the repository root's parent holds <c>shared/</c>), or null.
+    /// Finds <c>tests/fixtures/vocab/ggml-vocab-llama-spm.gguf</c> in the nearest ancestor of <paramref name="startDirectory"/>
+    /// (the repository root), or null.
     /// </summary>
     public static string? FindDefault(string startDirectory)
     {
         for (var directory = new DirectoryInfo(startDirectory); directory is not null; directory = directory.Parent)
         {
-            var candidate = System.IO.Path.Combine(directory.FullName, "shared", "vocab", DefaultFileName);
+            var candidate = System.IO.Path.Combine(directory.FullName, "tests", "fixtures", "vocab", DefaultFileName);
             if (File.Exists(candidate))
             {
                 return candidate;
@@ -52,7 +52,7 @@ internal sealed class Vocabulary
         return null;
     }
 
-    /// <summary>Environment variable naming the vocabulary file, for machines without the shared folder.</summary>
+    /// <summary>Environment variable naming the vocabulary file, for a vocabulary outside the repository.</summary>
     public const string PathVariable = "SYNTHMODEL_VOCAB";
 
     /// <summary>The file named by <see cref="PathVariable"/>, else a search upwards from the program's directory, then from the working directory.</summary>

@@ -70,9 +70,10 @@ internal static partial class RequestPipeline
         }));
     }
 
-    /// <summary>The routes behind API keys and limits: all of /v1, and llama-server's /tokenize and /detokenize.</summary>
+    /// <summary>The routes behind API keys and limits: all of /v1, llama-server's /tokenize and /detokenize, and /status.</summary>
     private static bool IsApiRoute(HttpContext http) =>
-        http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/tokenize") || http.Request.Path.StartsWithSegments("/detokenize");
+        http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/tokenize") || http.Request.Path.StartsWithSegments("/detokenize")
+        || http.Request.Path.StartsWithSegments("/status");
 
     private static async Task LogBodyAsync(HttpContext http, ILogger logger)
     {

@@ -13,7 +13,7 @@ internal sealed class ReferenceFixture
     public ReferenceFixture()
     {
         var cases = TestData.TemplateNames().SelectMany(t => Conversations.Select(c =>
-            (Id: $"{t}/{c.Name}", Template: File.ReadAllText(Path.Combine(TestData.ChatTemplatesDirectory, t + ".jinja")), c.Context)));
+            (Id: $"{t}/{c.Name}", Template: File.ReadAllText(TestFixtures.ChatTemplate(t)), c.Context)));
         Results = ReferenceRenderer.Render(cases, Conformance.Conversations.Now);
     }
 }
@@ -26,7 +26,7 @@ public sealed class ChatTemplateConformanceTests(ReferenceFixtureHandle referenc
     [MemberData(nameof(Templates))]
     public void Renders_like_python_jinja2(string template)
     {
-        var source = File.ReadAllText(Path.Combine(TestData.ChatTemplatesDirectory, template + ".jinja"));
+        var source = File.ReadAllText(TestFixtures.ChatTemplate(template));
         var options = new TemplateRenderOptions(new FixedClock(Conversations.Now));
         var failures = new StringBuilder();
         int passed = 0;

@@ -15,7 +15,7 @@ public sealed class DownloadedModelServerTests
     public async Task A_server_given_a_hub_model_downloads_it_and_serves_a_completion()
     {
         await using var hub = await HubStandIn.StartAsync();
-        hub.Add("test-owner/tiny-GGUF", ServerFixture.ModelFile, await File.ReadAllBytesAsync(TestModels.Path(ServerFixture.ModelFile)));
+        hub.Add("test-owner/tiny-GGUF", ServerFixture.ModelFile, await File.ReadAllBytesAsync(TestFixtures.Model(ServerFixture.ModelFile)));
         var cache = Directory.CreateTempSubdirectory("hub-cache-").FullName;
         try
         {

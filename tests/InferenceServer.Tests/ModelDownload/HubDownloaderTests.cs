@@ -6,7 +6,7 @@ namespace InferenceServer.Tests.ModelDownload;
 public sealed class HubDownloaderTests : IAsyncLifetime, IDisposable
 {
     private const string Repo = "test-owner/tiny-GGUF";
-    private static readonly byte[] Model = File.ReadAllBytes(TestModels.Path(ServerFixture.ModelFile));
+    private static readonly byte[] Model = File.ReadAllBytes(TestFixtures.Model(ServerFixture.ModelFile));
     private readonly string _cache = Directory.CreateTempSubdirectory("hub-cache-").FullName;
     private HubStandIn _hub = null!;
 
