@@ -16,7 +16,6 @@ threads=${THREADS:-$(nproc)}
 out=${OUT:-docs/bench/overhead}
 port=18090
 tiny=tests/fixtures/models/TinyStories-656K-Q8_0.gguf
-[ -f "$tiny" ] || tiny=$(cd .. && pwd)/shared/models/TinyStories-656K-Q8_0.gguf
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.txt
 git rev-parse --short HEAD >"$out/commit.txt"

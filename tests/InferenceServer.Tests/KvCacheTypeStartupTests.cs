@@ -8,7 +8,7 @@ public class KvCacheTypeStartupTests
     private static async Task<(int ExitCode, string Output)> StartAsync(params string[] flags)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestModels.Path(ServerFixture.ModelFile), "--port", "0", "-t", "1", .. flags])
+        foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestFixtures.Model(ServerFixture.ModelFile), "--port", "0", "-t", "1", .. flags])
             start.ArgumentList.Add(arg);
         using var server = Process.Start(start)!;
         var output = server.StandardOutput.ReadToEndAsync();
