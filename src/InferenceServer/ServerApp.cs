@@ -42,6 +42,8 @@ public static class ServerApp
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 5));
         builder.Services.AddSingleton(ApiKeys.From(options));
         builder.Services.AddSingleton<Admission>();
+        builder.Services.AddSingleton<RequestResolver>();
+        builder.Services.AddSingleton<EngineClient>();
         builder.Services.AddSingleton<Drain>();
         builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
         var telemetry = new InferenceTelemetry();

@@ -7,36 +7,29 @@ namespace InferenceServer.Api;
 /// <summary>POST /v1/chat/completions: OpenAI chat completions, whole or streamed as SSE, with tool calling.</summary>
 internal static class ChatCompletionsEndpoint
 {
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models, ILoggerFactory loggers)
+    public static async Task<IResult> HandleAsync(HttpContext http, RequestResolver resolver, EngineClient engine, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = await AdapterSelection.RequireModelAsync(http, models, reader);
+        var resolved = await resolver.ResolveAsync(http, reader);
+        var model = resolved.Model;
         var input = ChatInput.Read(reader);
-        http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
             .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
 
-        var prompt = input.Render(model.ChatRenderer);
-        var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
-        if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
-        {
-            if (settings.Sampling.Grammar is not null)
-                throw RequestReader.Invalid("response_format", "A response format cannot be combined with a forced tool call.");
-            settings = settings with { Sampling = settings.Sampling with { Grammar = grammar } };
-        }
-        var tokens = Generation.Tokenize(model, prompt, "messages");
-        var id = Generation.NewId("chatcmpl");
-        var request = settings.ToEngineRequest(id, tokens, model.Engine.MaxSequenceTokens, "messages");
-        var streams = await Generation.SubmitAllAsync(http, model, settings, [request], aborted);
+        var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format");
+        settings = plan.Settings;
+        var id = GenerationStreams.NewId("chatcmpl");
+        var request = settings.ToEngineRequest(id, plan.Tokens, model.Engine.MaxSequenceTokens, "messages");
+        var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, input.Messages.Count);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var output = new OutputShape(syntax, input.Tools.Parallel);
+        var output = plan.Output;
 
         if (settings.Stream)
-            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(
+            return TypedResults.ServerSentEvents(GenerationStreams.WithErrorEvent(
                 StreamAsync(id, created, model, streams, output, settings, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
 
-        var results = await Task.WhenAll(streams.Select((stream, i) => Generation.GatherAsync(i, stream, aborted)));
+        var results = await Task.WhenAll(streams.Select((stream, i) => GenerationStreams.GatherAsync(i, stream, aborted)));
         var choices = results.Select(result =>
         {
             var parsed = output.Parse(result.Text);
@@ -52,15 +45,6 @@ internal static class ChatCompletionsEndpoint
             Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens)), ApiJson.Options);
     }
 
-    /// <summary>How the output is read: plain text, or the template family's tool-call syntax (at most one call unless parallel).</summary>
-    private sealed record OutputShape(ToolCallSyntax? Syntax, bool Parallel)
-    {
-        public ParsedOutput Parse(string text) => Syntax is null ? ParsedOutput.Text(text) : Limit(Syntax.Parse(text));
-
-        private ParsedOutput Limit(ParsedOutput parsed) =>
-            Parallel || parsed.ToolCalls.Count <= 1 ? parsed : parsed with { ToolCalls = [parsed.ToolCalls[0]] };
-    }
-
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ServedModel model,
         IReadOnlyList<System.Threading.Channels.ChannelReader<GenerationEvent>> streams, OutputShape output, GenerationSettings settings,
         [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -69,7 +53,7 @@ internal static class ChatCompletionsEndpoint
         foreach (var choice in choices) yield return choice.Chunk(new ChatDelta(Role: "assistant", Content: ""), null);
 
         var finished = new GenerationFinished?[streams.Count];
-        await foreach (var (index, item) in Generation.MergeAsync(streams, cancellationToken))
+        await foreach (var (index, item) in GenerationStreams.MergeAsync(streams, cancellationToken))
         {
             var choice = choices[index];
             if (item is TextDelta delta)
@@ -96,7 +80,7 @@ internal static class ChatCompletionsEndpoint
     /// </summary>
     private sealed class StreamedChoice(string id, long created, ServedModel model, int index, OutputShape output, bool logprobs)
     {
-        private readonly ToolCallStreamParser? _parser = output.Syntax is null ? null : new ToolCallStreamParser(output.Syntax);
+        private readonly ToolCallStreamParser? _parser = output.NewStreamParser();
         private readonly List<TokenLogprob> _heldLogprobs = [];
         private int _calls;
 
@@ -146,7 +130,7 @@ internal static class ChatCompletionsEndpoint
 
     /// <summary>A natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
     private static string FinishReasonName(FinishReason reason, bool calledTools) =>
-        calledTools && reason == FinishReason.Stop ? "tool_calls" : Generation.FinishReasonName(reason);
+        calledTools && reason == FinishReason.Stop ? "tool_calls" : GenerationStreams.FinishReasonName(reason);
 
     private static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
 }
