@@ -63,13 +63,18 @@ internal static class GenerationStreams
     public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 
     /// <summary>An SSE stream that reports a failure as an OpenAI error event instead of cutting the connection silently.</summary>
-    public static async IAsyncEnumerable<string> WithErrorEvent(IAsyncEnumerable<string> events, ILogger logger, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static IAsyncEnumerable<string> WithErrorEvent(IAsyncEnumerable<string> events, ILogger logger, CancellationToken cancellationToken) =>
+        WithErrorEvent(events, error => error.ToJson(), logger, cancellationToken);
+
+    /// <summary>A stream whose failure after it started becomes its last event, as <paramref name="errorEvent"/> renders it.</summary>
+    public static async IAsyncEnumerable<T> WithErrorEvent<T>(IAsyncEnumerable<T> events, Func<ApiError, T> errorEvent, ILogger logger,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var enumerator = events.GetAsyncEnumerator(cancellationToken);
         while (true)
         {
-            string? next = null;
-            string? error = null;
+            T? next = default;
+            ApiError? error = null;
             try
             {
                 if (!await enumerator.MoveNextAsync()) break;
@@ -82,9 +87,9 @@ internal static class GenerationStreams
             catch (Exception ex)
             {
                 logger.LogError(ex, "A stream failed after it started");
-                error = new ApiError(StatusCodes.Status500InternalServerError, "The server failed while generating this response.", "server_error").ToJson();
+                error = new ApiError(StatusCodes.Status500InternalServerError, "The server failed while generating this response.", "server_error");
             }
-            yield return next ?? error!;
+            yield return error is null ? next! : errorEvent(error);
             if (error is not null) yield break;
         }
     }
