@@ -172,6 +172,7 @@ internal sealed record ResponseRequest(
                     var stored = (JsonObject)item.DeepClone();
                     stored["id"] ??= ResponseIds.New(type == "message" ? "msg" : type == "function_call" ? "fc" : type == "reasoning" ? "rs" : "fco");
                     stored["type"] = type;
+                    stored["status"] ??= "completed";
                     items.Add(stored);
                 }
                 break;

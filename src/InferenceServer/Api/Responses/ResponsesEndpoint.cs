@@ -158,7 +158,8 @@ internal static class ResponsesEndpoint
             var usage = new JsonObject
             {
                 ["input_tokens"] = promptTokens,
-                ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = cachedTokens },
+                // What the prompt computed now went into the prefix cache for the next turn.
+                ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = cachedTokens, ["cache_write_tokens"] = promptTokens - cachedTokens },
                 ["output_tokens"] = completionTokens,
                 ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = 0 },
                 ["total_tokens"] = promptTokens + completionTokens,
@@ -174,37 +175,42 @@ internal static class ResponsesEndpoint
 /// <summary>What every response object of one request repeats from the request (OpenAI echoes its parameters).</summary>
 internal sealed record ResponseHeader(string Id, long CreatedAt, string Model, ResponseRequest Request, RequestReader Body, string? PreviousResponseId)
 {
-    public JsonObject Build(string status, JsonArray output, JsonObject? usage) => new()
+    public JsonObject Build(string status, JsonArray output, JsonObject? usage)
     {
-        ["id"] = Id,
-        ["object"] = "response",
-        ["created_at"] = CreatedAt,
-        ["status"] = status,
-        ["background"] = false,
-        ["completed_at"] = status == "completed" ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : null,
-        ["error"] = null,
-        ["incomplete_details"] = status == "incomplete" ? new JsonObject { ["reason"] = "max_output_tokens" } : null,
-        ["instructions"] = Request.Instructions,
-        ["max_output_tokens"] = Body.Get("max_output_tokens")?.DeepClone(),
-        ["max_tool_calls"] = null,
-        ["model"] = Model,
-        ["output"] = output,
-        ["parallel_tool_calls"] = Request.ParallelToolCalls,
-        ["previous_response_id"] = PreviousResponseId,
-        ["reasoning"] = new JsonObject { ["effort"] = Request.ReasoningEffort, ["summary"] = null },
-        ["service_tier"] = "default",
-        ["store"] = Request.Store,
-        ["temperature"] = Body.Get("temperature")?.DeepClone() ?? 1.0,
-        ["text"] = new JsonObject { ["format"] = Request.TextFormat.DeepClone() },
-        ["tool_choice"] = Request.ToolChoice.DeepClone(),
-        ["tools"] = Request.Tools.DeepClone(),
-        ["top_logprobs"] = Request.TopLogprobs ?? 0,
-        ["top_p"] = Body.Get("top_p")?.DeepClone() ?? 1.0,
-        ["truncation"] = "disabled",
-        ["usage"] = usage,
-        ["user"] = Request.User,
-        ["metadata"] = Request.Metadata.DeepClone(),
-    };
+        var response = new JsonObject
+        {
+            ["id"] = Id,
+            ["object"] = "response",
+            ["created_at"] = CreatedAt,
+            ["status"] = status,
+            ["background"] = false,
+            ["completed_at"] = status == "completed" ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : null,
+            ["error"] = null,
+            ["incomplete_details"] = status == "incomplete" ? new JsonObject { ["reason"] = "max_output_tokens" } : null,
+            ["instructions"] = Request.Instructions,
+            ["max_output_tokens"] = Body.Get("max_output_tokens")?.DeepClone(),
+            ["max_tool_calls"] = null,
+            ["model"] = Model,
+            ["output"] = output,
+            ["parallel_tool_calls"] = Request.ParallelToolCalls,
+            ["previous_response_id"] = PreviousResponseId,
+            ["reasoning"] = new JsonObject { ["effort"] = Request.ReasoningEffort, ["summary"] = null },
+            ["service_tier"] = "default",
+            ["store"] = Request.Store,
+            ["temperature"] = Body.Get("temperature")?.DeepClone() ?? 1.0,
+            ["text"] = new JsonObject { ["format"] = Request.TextFormat.DeepClone() },
+            ["tool_choice"] = Request.ToolChoice.DeepClone(),
+            ["tools"] = Request.Tools.DeepClone(),
+            ["top_logprobs"] = Request.TopLogprobs ?? 0,
+            ["top_p"] = Body.Get("top_p")?.DeepClone() ?? 1.0,
+            ["truncation"] = "disabled",
+            ["metadata"] = Request.Metadata.DeepClone(),
+        };
+        // OpenAI's schema has these as an object and a string: absent rather than null.
+        if (usage is not null) response["usage"] = usage;
+        if (Request.User is { } user) response["user"] = user;
+        return response;
+    }
 }
 
 /// <summary>Numbers a stream's events (sequence_number from 0) and names each SSE event by its type, as OpenAI does.</summary>
