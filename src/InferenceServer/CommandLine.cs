@@ -46,6 +46,7 @@ internal static class CommandLine
         new(["--max-messages"], "MaxMessages", "N", "most messages in one chat request", "1024"),
         new(["--max-prompt-tokens"], "MaxPromptTokens", "N", "longest prompt in tokens; 0 = the context", "0"),
         new(["--max-completion-tokens"], "MaxCompletionTokens", "N", "most tokens one request may generate; 0 = the context", "0"),
+        new(["--reasoning-format"], "ReasoningFormat", "auto|none", "split thinking models' reasoning from the answer, or leave it inline", "auto"),
         new(["--responses-store-items"], "ResponsesStoreMaxItems", "N", "most stored /v1/responses responses (least recently used out)", "1000"),
         new(["--responses-store-bytes"], "ResponsesStoreMaxBytes", "N", "most bytes of stored /v1/responses responses", "67108864"),
         new(["--drain-timeout"], "DrainTimeoutSeconds", "SECONDS", "on SIGTERM/SIGINT, how long in-flight requests may finish", "30"),

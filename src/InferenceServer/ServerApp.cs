@@ -190,6 +190,7 @@ public static class ServerApp
         if (options.DrainTimeoutSeconds < 0) throw new ArgumentException($"--drain-timeout {options.DrainTimeoutSeconds} must not be negative.");
         if (options.RequestsPerMinute < 0 || options.TokensPerMinute < 0) throw new ArgumentException("--rate-limit-rpm and --rate-limit-tpm must not be negative.");
         if (options.MaxRequestBodyBytes < 1) throw new ArgumentException($"--max-body-bytes {options.MaxRequestBodyBytes} must be positive.");
+        if (options.ReasoningFormat is not ("auto" or "none")) throw new ArgumentException($"--reasoning-format {options.ReasoningFormat} must be auto or none.");
         if (options.ResponsesStoreMaxItems < 0 || options.ResponsesStoreMaxBytes < 0)
             throw new ArgumentException("--responses-store-items and --responses-store-bytes must not be negative.");
         if (options.MaxMessages < 1) throw new ArgumentException($"--max-messages {options.MaxMessages} must be positive.");

@@ -27,28 +27,33 @@ internal static class ChatCompletionsEndpoint
 
         if (settings.Stream)
             return TypedResults.ServerSentEvents(GenerationStreams.WithErrorEvent(
-                StreamAsync(id, created, model, streams, output, settings, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
+                StreamAsync(id, created, resolved, streams, output, settings, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
 
         var results = await Task.WhenAll(streams.Select((stream, i) => GenerationStreams.GatherAsync(i, stream, aborted)));
+        var reasoningTokens = 0;
         var choices = results.Select(result =>
         {
-            var parsed = output.Parse(result.Text);
+            var (reasoning, parsed) = output.Parse(result.Text);
             var message = parsed.ToolCalls.Count == 0
-                ? new ChatMessage("assistant", result.Text)
+                ? new ChatMessage("assistant", parsed.Content)
                 : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
                     parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
+            // reasoning_content as DeepSeek and llama-server name it, reasoning as vLLM now does.
+            if (output.Reasoning is not null) message = message with { ReasoningContent = reasoning, Reasoning = reasoning };
+            reasoningTokens += resolved.CountTokens(reasoning);
             var logprobs = settings.Logprobs is null ? null : ChatLogprobs.Of(model.Tokenizer, result.Logprobs);
             return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
         }).ToList();
         // The choices share one prompt: it is counted once.
         return TypedResults.Json(new ChatCompletion(id, created, model.Id, choices,
-            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens)), ApiJson.Options);
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens)), ApiJson.Options);
     }
 
-    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ServedModel model,
+    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ResolvedRequest resolved,
         IReadOnlyList<System.Threading.Channels.ChannelReader<GenerationEvent>> streams, OutputShape output, GenerationSettings settings,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var model = resolved.Model;
         var choices = Enumerable.Range(0, streams.Count).Select(index => new StreamedChoice(id, created, model, index, output, settings.Logprobs is not null)).ToArray();
         foreach (var choice in choices) yield return choice.Chunk(new ChatDelta(Role: "assistant", Content: ""), null);
 
@@ -70,16 +75,19 @@ internal static class ChatCompletionsEndpoint
         // As in the whole response: the prompt once, with the first choice's cached share.
         if (settings.IncludeUsage && finished[0] is { } first)
             yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [],
-                Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens)));
+                Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens,
+                    output.Reasoning is null ? null : choices.Sum(c => resolved.CountTokens(c.ReasoningText)))));
         yield return "[DONE]";
     }
 
     /// <summary>
-    /// One choice of a streamed response: its tool-call parser, and the logprobs of tokens whose text has not
+    /// One choice of a streamed response: its reasoning splitter and tool-call parser, and the logprobs of tokens whose text has not
     /// been sent yet (a tool call's text is sent when the call closes; the rest go with the final chunk).
     /// </summary>
     private sealed class StreamedChoice(string id, long created, ServedModel model, int index, OutputShape output, bool logprobs)
     {
+        private readonly ReasoningStreamParser? _reasoning = output.NewReasoningParser();
+        private readonly System.Text.StringBuilder _reasoningText = new();
         private readonly ToolCallStreamParser? _parser = output.NewStreamParser();
         private readonly List<TokenLogprob> _heldLogprobs = [];
         private int _calls;
@@ -95,19 +103,34 @@ internal static class ChatCompletionsEndpoint
             return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [new ChatChunkChoice(index, delta, finish, chunkLogprobs)]));
         }
 
+        /// <summary>The reasoning sent so far (for its token count in the usage).</summary>
+        public string ReasoningText => _reasoningText.ToString();
+
         public IEnumerable<string> Push(TextDelta delta)
         {
             if (delta.Logprobs is not null) _heldLogprobs.AddRange(delta.Logprobs);
-            return _parser is null
-                ? [Chunk(new ChatDelta(Content: delta.Text), null)]
-                : Deltas(_parser.Push(delta.Text));
+            if (_reasoning is null) return Answer(delta.Text);
+            var split = _reasoning.Push(delta.Text);
+            return [.. Reasoning(split.Reasoning), .. Answer(split.Content)];
         }
 
         public IEnumerable<string> Finish(FinishReason reason)
         {
-            var rest = _parser is null ? [] : Deltas(_parser.Finish()).ToList();
+            var split = _reasoning?.Finish() ?? default;
+            List<string> rest = [.. Reasoning(split.Reasoning ?? ""), .. Answer(split.Content ?? "")];
+            if (_parser is not null) rest.AddRange(Deltas(_parser.Finish()));
             return [.. rest, Chunk(new ChatDelta(), FinishReasonName(reason, _calls > 0))];
         }
+
+        private IEnumerable<string> Reasoning(string text)
+        {
+            if (text.Length == 0) return [];
+            _reasoningText.Append(text);
+            return [Chunk(new ChatDelta(ReasoningContent: text, Reasoning: text), null)];
+        }
+
+        private IEnumerable<string> Answer(string text) => _parser is not null ? Deltas(_parser.Push(text))
+            : text.Length > 0 || _reasoning is null ? [Chunk(new ChatDelta(Content: text), null)] : [];
 
         private IEnumerable<string> Deltas(IReadOnlyList<ToolCallStreamEvent> items)
         {

@@ -12,15 +12,22 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
 {
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool"];
 
-    public static ChatInput Read(RequestReader reader, bool toolsServed = true) => new(
-        ReadMessages(reader),
-        toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off,
-        reader.Get("chat_template_kwargs") switch
+    public static ChatInput Read(RequestReader reader, bool toolsServed = true)
+    {
+        var kwargs = reader.Get("chat_template_kwargs") switch
         {
             null => null,
-            JsonObject kwargs => kwargs,
+            JsonObject given => (JsonObject)given.DeepClone(),
             var other => throw RequestReader.WrongType("chat_template_kwargs", "an object", other),
-        });
+        };
+        // Templates that take a reasoning effort (gpt-oss, Cohere, Solar) read it as a variable, as llama-server passes it.
+        if (reader.OptionalString("reasoning_effort") is { } effort)
+        {
+            kwargs ??= [];
+            kwargs.TryAdd("reasoning_effort", effort);
+        }
+        return new ChatInput(ReadMessages(reader), toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off, kwargs);
+    }
 
     /// <summary>Renders the prompt; a template's refusal or failure is a 400 with its message.</summary>
     public string Render(IChatPromptRenderer renderer)

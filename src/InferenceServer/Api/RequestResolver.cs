@@ -7,6 +7,9 @@ namespace InferenceServer.Api;
 /// <summary>The size limits a request is admitted under (0 = no limit on prompt or completion tokens).</summary>
 internal sealed record RequestLimits(int MaxMessages, int MaxPromptTokens, int MaxCompletionTokens);
 
+/// <summary>How a chat-shaped request's output is read: <paramref name="SplitReasoning"/> unless --reasoning-format none (or the request's reasoning_format) leaves thinking inline.</summary>
+internal sealed record OutputPolicy(bool SplitReasoning);
+
 /// <summary>
 /// What a request resolved to, passed along its whole way instead of being looked up again: the leased model
 /// (<see cref="Model"/>'s id is what the client named, <c>BASE:ADAPTER</c> included), the LoRA adapters it
@@ -18,11 +21,16 @@ internal sealed record ResolvedRequest(
     AdapterSet Adapters,
     RequestIdentity Identity,
     RequestLimits Limits,
+    OutputPolicy Output,
     RequestRecord? Record,
     Action<IDisposable> DisposeAtEnd)
 {
     /// <summary>Cached prompt prefixes are shared only among requests of one API key (and, within it, one cache_salt).</summary>
     public string CacheKey(string salt) => $"{Identity.KeyId}/{salt}";
+
+    /// <summary>How many tokens generated text is (reasoning_tokens); text the vocabulary cannot encode counts 0 rather than reaching llama.cpp.</summary>
+    public int CountTokens(string text) =>
+        text.Length == 0 || Model.Tokenizer.FindUnencodable(text) is not null ? 0 : Model.Tokenizer.Tokenize(text, addBos: false, parseSpecial: true).Length;
 
     /// <summary>Tokenizes prompt text after checking that the vocabulary can encode it (llama.cpp aborts the process otherwise).</summary>
     public int[] Tokenize(string text, string param) =>
@@ -39,6 +47,7 @@ internal sealed record ResolvedRequest(
 internal sealed class RequestResolver(ModelRegistry models, IOptions<ServerOptions> options)
 {
     private readonly RequestLimits _limits = new(options.Value.MaxMessages, options.Value.MaxPromptTokens, options.Value.MaxCompletionTokens);
+    private readonly OutputPolicy _output = new(options.Value.ReasoningFormat != "none");
 
     /// <summary>
     /// A generation request's model and adapters: <c>model</c> may name an adapter as <c>BASE:ADAPTER</c> (a name that
@@ -60,7 +69,15 @@ internal sealed class RequestResolver(ModelRegistry models, IOptions<ServerOptio
             model = model with { Id = requested };
         }
         AdapterSelection.ReadStack(reader, model, stack);
-        return Resolved(http, model, AdapterSet.Of(stack));
+        var resolved = Resolved(http, model, AdapterSet.Of(stack));
+        // llama-server's per-request reasoning_format overrides the server's.
+        return reader.OptionalString("reasoning_format") switch
+        {
+            null => resolved,
+            "none" => resolved with { Output = new OutputPolicy(false) },
+            "auto" or "deepseek" => resolved with { Output = new OutputPolicy(true) },
+            var other => throw RequestReader.Invalid("reasoning_format", $"Invalid reasoning_format '{other}': expected 'auto' or 'none'."),
+        };
     }
 
     /// <summary>A request that runs on the base model only (embeddings, adapter administration).</summary>
@@ -72,7 +89,7 @@ internal sealed class RequestResolver(ModelRegistry models, IOptions<ServerOptio
         Resolved(http, await AcquireAsync(http, reader.OptionalString("model") ?? models.Specs[0].Id), AdapterSet.Base);
 
     private ResolvedRequest Resolved(HttpContext http, ServedModel model, AdapterSet adapters) =>
-        new(model, adapters, RequestIdentity.Of(http), _limits, http.Features.Get<RequestRecord>(), http.Response.RegisterForDispose);
+        new(model, adapters, RequestIdentity.Of(http), _limits, _output, http.Features.Get<RequestRecord>(), http.Response.RegisterForDispose);
 
     private async Task<ServedModel> AcquireAsync(HttpContext http, string id)
     {

@@ -97,7 +97,8 @@ internal sealed record ResponseRequest(
                 }
                 : TextFormat.DeepClone(),
         };
-        if (ReasoningEffort is { } effort) body["chat_template_kwargs"] = new JsonObject { ["reasoning_effort"] = effort };
+        // Templates take an effort (gpt-oss) or a switch (Qwen3, DeepSeek): "none" turns thinking off.
+        if (ReasoningEffort is { } effort) body["chat_template_kwargs"] = new JsonObject { ["reasoning_effort"] = effort, ["enable_thinking"] = effort != "none" };
         return new RequestReader(body);
     }
 

@@ -161,7 +161,7 @@ internal static class ResponsesEndpoint
                 // What the prompt computed now went into the prefix cache for the next turn.
                 ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = cachedTokens, ["cache_write_tokens"] = promptTokens - cachedTokens },
                 ["output_tokens"] = completionTokens,
-                ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = 0 },
+                ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = resolved.CountTokens(output.ReasoningText) },
                 ["total_tokens"] = promptTokens + completionTokens,
             };
             var response = header.Build(status, (JsonArray)output.Items.DeepClone(), usage);
