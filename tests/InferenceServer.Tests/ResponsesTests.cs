@@ -141,7 +141,9 @@ public class ResponsesTests(ToolServerFixture server)
 
         var added = updates.OfType<StreamingResponseOutputItemAddedUpdate>().Select(u => u.Item).OfType<FunctionCallResponseItem>().Single();
         Assert.Equal("get_weather", added.FunctionName);
-        var arguments = string.Concat(updates.OfType<StreamingResponseFunctionCallArgumentsDeltaUpdate>().Select(u => u.Delta.ToString()));
+        var argumentDeltas = updates.OfType<StreamingResponseFunctionCallArgumentsDeltaUpdate>().ToList();
+        Assert.True(argumentDeltas.Count > 3, $"the arguments came in {argumentDeltas.Count} deltas");
+        var arguments = string.Concat(argumentDeltas.Select(u => u.Delta.ToString()));
         var done = updates.OfType<StreamingResponseFunctionCallArgumentsDoneUpdate>().Single();
         Assert.Equal(done.FunctionArguments.ToString(), arguments);
         SchemaCheck.AssertValid(CitySchema, arguments, "streamed get_weather");

@@ -123,7 +123,9 @@ test('streamed function calls arrive as added, argument deltas and done', async 
   for (const event of events) assertEvent(event);
   const added = events.find(e => e.type === 'response.output_item.added' && e.item.type === 'function_call');
   assert.equal(added.item.name, 'get_weather');
-  const deltas = events.filter(e => e.type === 'response.function_call_arguments.delta').map(e => e.delta).join('');
+  const pieces = events.filter(e => e.type === 'response.function_call_arguments.delta').map(e => e.delta);
+  assert.ok(pieces.length > 3, `the arguments came in ${pieces.length} deltas`);
+  const deltas = pieces.join('');
   const done = events.find(e => e.type === 'response.function_call_arguments.done');
   assert.equal(deltas, done.arguments);
   assertCity(done.arguments, 'streamed arguments');

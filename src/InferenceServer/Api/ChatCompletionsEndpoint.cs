@@ -140,12 +140,15 @@ internal static class ChatCompletionsEndpoint
                 {
                     yield return Chunk(new ChatDelta(Content: content.Text), null);
                 }
-                else if (item is CallEvent call && (output.Parallel || _calls == 0))
+                // OpenAI's shape: the first delta of a call names it, the following ones carry argument text as it is generated.
+                else if (item is CallStartEvent start && (output.Parallel || start.Index == 0))
                 {
-                    // OpenAI's shape: the first delta of a call names it, the following ones carry argument text.
                     _calls++;
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(start.Index, NewCallId(), "function", new WireFunctionCall(start.Name, ""))]), null);
+                }
+                else if (item is ArgumentsDeltaEvent arguments && (output.Parallel || arguments.Index == 0))
+                {
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(arguments.Index, null, null, new WireFunctionCall(null, arguments.Text))]), null);
                 }
             }
         }

@@ -23,7 +23,8 @@ internal sealed class ResponseOutput(OutputShape shape, bool logprobs)
     private readonly StringBuilder _reasoningText = new();
     private readonly JsonArray _logprobs = [];
     private JsonObject? _open;
-    private int _calls;
+    // The function_call items by the parser's call index.
+    private readonly Dictionary<int, JsonObject> _calls = [];
 
     public JsonArray Items { get; } = [];
 
@@ -83,8 +84,22 @@ internal sealed class ResponseOutput(OutputShape shape, bool logprobs)
         var events = new List<JsonObject>();
         foreach (var item in parsed)
         {
-            if (item is ContentEvent content) events.AddRange(AppendText(content.Text, null));
-            else if (item is CallEvent call && (shape.Parallel || _calls == 0)) events.AddRange(AddCall(call.Call));
+            switch (item)
+            {
+                case ContentEvent content:
+                    events.AddRange(AppendText(content.Text, null));
+                    break;
+                case CallStartEvent start when shape.Parallel || start.Index == 0:
+                    events.AddRange(StartCall(start.Index, start.Name));
+                    break;
+                case ArgumentsDeltaEvent delta when _calls.TryGetValue(delta.Index, out var call):
+                    call["arguments"] = (string)call["arguments"]! + delta.Text;
+                    events.Add(new JsonObject { ["type"] = "response.function_call_arguments.delta", ["item_id"] = call["id"]!.DeepClone(), ["output_index"] = Items.IndexOf(call), ["delta"] = delta.Text });
+                    break;
+                case CallEvent done when _calls.TryGetValue(done.Index, out var call):
+                    events.AddRange(EndCall(call, done.Call));
+                    break;
+            }
         }
         return events;
     }
@@ -146,28 +161,33 @@ internal sealed class ResponseOutput(OutputShape shape, bool logprobs)
         return events;
     }
 
-    private List<JsonObject> AddCall(ToolCall call)
+    private List<JsonObject> StartCall(int index, string name)
     {
         var events = ClosePart("completed");
-        _calls++;
         var item = new JsonObject
         {
             ["id"] = ResponseIds.New("fc"), ["type"] = "function_call", ["status"] = "in_progress", ["arguments"] = "",
-            ["call_id"] = call.Id ?? $"call_{Guid.NewGuid():N}"[..29], ["name"] = call.Name,
+            ["call_id"] = $"call_{Guid.NewGuid():N}"[..29], ["name"] = name,
         };
         Items.Add(item);
-        var index = Items.Count - 1;
+        _calls[index] = item;
         events.Add(ItemEvent("response.output_item.added", item));
-        events.Add(new JsonObject { ["type"] = "response.function_call_arguments.delta", ["item_id"] = item["id"]!.DeepClone(), ["output_index"] = index, ["delta"] = call.Arguments });
-        events.Add(new JsonObject
-        {
-            ["type"] = "response.function_call_arguments.done", ["item_id"] = item["id"]!.DeepClone(), ["output_index"] = index,
-            ["name"] = call.Name, ["arguments"] = call.Arguments,
-        });
+        return events;
+    }
+
+    private List<JsonObject> EndCall(JsonObject item, ToolCall call)
+    {
         item["arguments"] = call.Arguments;
         item["status"] = "completed";
-        events.Add(ItemEvent("response.output_item.done", item));
-        return events;
+        return
+        [
+            new JsonObject
+            {
+                ["type"] = "response.function_call_arguments.done", ["item_id"] = item["id"]!.DeepClone(), ["output_index"] = Items.IndexOf(item),
+                ["name"] = call.Name, ["arguments"] = call.Arguments,
+            },
+            ItemEvent("response.output_item.done", item),
+        ];
     }
 
     /// <summary>The open message's own text: what was appended since it opened.</summary>
