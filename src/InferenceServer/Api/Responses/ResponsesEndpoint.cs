@@ -143,8 +143,10 @@ internal static class ResponsesEndpoint
     private static JsonArray Logprobs(ResolvedRequest resolved, IEnumerable<TokenLogprob> tokens) =>
         (JsonArray)JsonSerializer.SerializeToNode(ChatLogprobs.Of(resolved.Model.Tokenizer, tokens).Content, ApiJson.Options)!;
 
-    private static ApiError NotFound(string id, string? param) =>
-        new(StatusCodes.Status404NotFound, $"Response with id '{id}' not found.", "invalid_request_error", param, "response_not_found");
+    /// <summary>OpenAI's 404 for a response id this key cannot see; as <c>previous_response_id</c> it names that parameter.</summary>
+    private static ApiError NotFound(string id, string? param) => param is null
+        ? new(StatusCodes.Status404NotFound, $"Response with id '{id}' not found.", "invalid_request_error", null, "response_not_found")
+        : new(StatusCodes.Status404NotFound, $"Previous response with id '{id}' not found.", "invalid_request_error", param, "previous_response_not_found");
 
     /// <summary>Ends a response: closes its output, builds the final object and stores it (with store, the default).</summary>
     private sealed class Finisher(ResponseHeader header, ResponseRequest request, ResponseOutput output, ResponseStore store, ResolvedRequest resolved)
