@@ -20,6 +20,13 @@ public abstract class ToolCallSyntax
     /// <summary>Splits a finished output into content and calls. A call section that does not parse stays content.</summary>
     public abstract ParsedOutput Parse(string output);
 
+    /// <summary>
+    /// Where a call's name has been written and its JSON arguments begin (at the match's end), for streaming the
+    /// arguments as they are generated; group "name" is the function. Null for a family whose arguments are not
+    /// written as a JSON object (they are sent whole when the call is parsed).
+    /// </summary>
+    internal virtual Regex? CallHead => null;
+
     /// <summary>How the beginning of an output decides between content and a call section; <paramref name="head"/> is all output so far.</summary>
     internal virtual Start AtStart(string head) => Start.Content;
 
@@ -70,6 +77,9 @@ public abstract class ToolCallSyntax
         return sb.Append('"').ToString();
     }
 
+    /// <summary>{"name": "NAME", "arguments"|"parameters": — the head of a JSON call, as most families write it.</summary>
+    private protected static readonly Regex JsonCallHead = new(@"\{\s*""name""\s*:\s*""(?<name>[^""\\]+)""\s*,\s*""(?:arguments|parameters)""\s*:\s*", RegexOptions.Compiled);
+
     /// <summary>{"name": "NAME", "KEY": ARGS} as GBNF (the name needs no JSON escaping: names are [A-Za-z0-9_-]).</summary>
     private protected static string JsonCall(string name, string argumentsRule, string key = "arguments") =>
         $"{Lit($"{{\"name\": \"{name}\", \"{key}\": ")} {argumentsRule} \"}}\"";
@@ -82,6 +92,7 @@ internal sealed partial class HermesSyntax : ToolCallSyntax
     private const string Open = "<tool_call>", Close = "</tool_call>";
     public override ToolCallFormat Format => ToolCallFormat.Hermes;
     internal override IReadOnlyList<string> Markers { get; } = [Open];
+    internal override Regex? CallHead => JsonCallHead;
 
     public override ParsedOutput Parse(string output)
     {
@@ -142,6 +153,7 @@ internal sealed partial class Llama3Syntax : ToolCallSyntax
     private const string PythonTag = "<|python_tag|>";
     public override ToolCallFormat Format => ToolCallFormat.Llama3;
     internal override IReadOnlyList<string> Markers { get; } = [PythonTag];
+    internal override Regex? CallHead => JsonCallHead;
     internal override Start AtStart(string head) => GenericSyntax.JsonStart(head);
 
     public override ParsedOutput Parse(string output)
@@ -192,12 +204,13 @@ internal sealed partial class Llama3Syntax : ToolCallSyntax
 }
 
 /// <summary>Mistral / Mixtral / Nemo: [TOOL_CALLS][{"name", "arguments", "id"}, …]; Mistral Small 3.2 / Devstral: [TOOL_CALLS]NAME[ARGS]{…}.</summary>
-internal sealed class MistralSyntax : ToolCallSyntax
+internal sealed partial class MistralSyntax : ToolCallSyntax
 {
     public static readonly MistralSyntax Instance = new();
     private const string Marker = "[TOOL_CALLS]", ArgsMarker = "[ARGS]";
     public override ToolCallFormat Format => ToolCallFormat.Mistral;
     internal override IReadOnlyList<string> Markers { get; } = [Marker];
+    internal override Regex? CallHead => Head();
 
     public override ParsedOutput Parse(string output)
     {
@@ -226,15 +239,19 @@ internal sealed class MistralSyntax : ToolCallSyntax
     internal override string CallGbnf(string name, string argumentsRule) => JsonCall(name, argumentsRule);
     internal override string OutputGbnf(string callRule, bool parallel) =>
         parallel ? $"{Lit(Marker + "[")} {callRule} (\", \" {callRule})* \"]\"" : $"{Lit(Marker + "[")} {callRule} \"]\"";
+
+    [GeneratedRegex(@"\{\s*""name""\s*:\s*""(?<name>[^""\\]+)""\s*,\s*""arguments""\s*:\s*|\[TOOL_CALLS\](?<name>[^\[\s]+)\[ARGS\]")]
+    private static partial Regex Head();
 }
 
 /// <summary>Functionary v3.2: the output is ">>>"-separated segments "NAME\n{arguments}", where NAME "all" is text for the user.</summary>
-internal sealed class FunctionaryV3Syntax : ToolCallSyntax
+internal sealed partial class FunctionaryV3Syntax : ToolCallSyntax
 {
     public static readonly FunctionaryV3Syntax Instance = new();
     private const string Separator = ">>>", ContentName = "all\n";
     public override ToolCallFormat Format => ToolCallFormat.FunctionaryV3;
     internal override IReadOnlyList<string> Markers { get; } = [Separator];
+    internal override Regex? CallHead => Head();
 
     internal override Start AtStart(string head) =>
         head.StartsWith(ContentName, StringComparison.Ordinal) ? Start.Content
@@ -272,6 +289,10 @@ internal sealed class FunctionaryV3Syntax : ToolCallSyntax
 
     internal override string CallGbnf(string name, string argumentsRule) => $"{Lit(name + "\n")} {argumentsRule}";
     internal override string OutputGbnf(string callRule, bool parallel) => parallel ? $"{callRule} (\">>>\" {callRule})*" : callRule;
+
+    // "all" is the content segment's name, not a function.
+    [GeneratedRegex(@"(?:^|>>>)(?!all\n)(?<name>[A-Za-z0-9_.-]+)\n")]
+    private static partial Regex Head();
 }
 
 /// <summary>Functionary v3.1 (Llama 3.1): &lt;function=NAME&gt;{arguments}&lt;/function&gt;, and &lt;|python_tag|&gt; code.</summary>
@@ -280,6 +301,7 @@ internal sealed partial class FunctionaryV3Llama31Syntax : ToolCallSyntax
     public static readonly FunctionaryV3Llama31Syntax Instance = new();
     public override ToolCallFormat Format => ToolCallFormat.FunctionaryV3Llama31;
     internal override IReadOnlyList<string> Markers { get; } = ["<function=", "<|python_tag|>"];
+    internal override Regex? CallHead => Head();
 
     public override ParsedOutput Parse(string output)
     {
@@ -308,6 +330,9 @@ internal sealed partial class FunctionaryV3Llama31Syntax : ToolCallSyntax
 
     [GeneratedRegex(@"<function=(?<name>[^>]+)>(?<args>.*?)(</function>|$)", RegexOptions.Singleline)]
     private static partial Regex Function();
+
+    [GeneratedRegex(@"<function=(?<name>[^>]+)>")]
+    private static partial Regex Head();
 }
 
 /// <summary>
@@ -320,6 +345,7 @@ internal sealed partial class DeepSeekSyntax : ToolCallSyntax
     private const string Begin = "<｜tool▁calls▁begin｜>", End = "<｜tool▁calls▁end｜>", CallBegin = "<｜tool▁call▁begin｜>";
     public override ToolCallFormat Format => ToolCallFormat.DeepSeek;
     internal override IReadOnlyList<string> Markers { get; } = [Begin, CallBegin];
+    internal override Regex? CallHead => Head();
 
     public override ParsedOutput Parse(string output)
     {
@@ -348,6 +374,10 @@ internal sealed partial class DeepSeekSyntax : ToolCallSyntax
 
     [GeneratedRegex(@"<｜tool▁call▁begin｜>(?:function<｜tool▁sep｜>(?<r1name>[^\n]+)\n```(?:json)?\n(?<r1args>.*?)\n?```|(?<name>[^<]+?)<｜tool▁sep｜>(?<args>.*?))\s*(?:<｜tool▁call▁end｜>|$)", RegexOptions.Singleline)]
     private static partial Regex Call();
+
+    // R1 writes "function" where V3.1 writes the name: that is no call to a function named "function".
+    [GeneratedRegex(@"<｜tool▁call▁begin｜>(?:function<｜tool▁sep｜>(?<name>[^\n]+)\n```(?:json)?\n|(?!function<｜tool▁sep｜>)(?<name>[^<]+?)<｜tool▁sep｜>)")]
+    private static partial Regex Head();
 }
 
 /// <summary>
@@ -360,6 +390,7 @@ internal sealed class GenericSyntax : ToolCallSyntax
     public override ToolCallFormat Format => ToolCallFormat.Generic;
     internal override IReadOnlyList<string> Markers { get; } = [];
     internal override Start AtStart(string head) => JsonStart(head);
+    internal override Regex? CallHead => JsonCallHead;
 
     internal static Start JsonStart(string head) => head.TrimStart() switch
     {

@@ -42,6 +42,9 @@ public static class ServerApp
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 5));
         builder.Services.AddSingleton(ApiKeys.From(options));
         builder.Services.AddSingleton<Admission>();
+        builder.Services.AddSingleton<RequestResolver>();
+        builder.Services.AddSingleton<EngineClient>();
+        builder.Services.AddSingleton<Api.Responses.ResponseStore>();
         builder.Services.AddSingleton<Drain>();
         builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
         var telemetry = new InferenceTelemetry();
@@ -94,6 +97,7 @@ public static class ServerApp
         var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
+        Api.Responses.ResponsesEndpoint.Map(v1);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
         v1.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
@@ -188,6 +192,9 @@ public static class ServerApp
         if (options.DrainTimeoutSeconds < 0) throw new ArgumentException($"--drain-timeout {options.DrainTimeoutSeconds} must not be negative.");
         if (options.RequestsPerMinute < 0 || options.TokensPerMinute < 0) throw new ArgumentException("--rate-limit-rpm and --rate-limit-tpm must not be negative.");
         if (options.MaxRequestBodyBytes < 1) throw new ArgumentException($"--max-body-bytes {options.MaxRequestBodyBytes} must be positive.");
+        if (options.ReasoningFormat is not ("auto" or "none")) throw new ArgumentException($"--reasoning-format {options.ReasoningFormat} must be auto or none.");
+        if (options.ResponsesStoreMaxItems < 0 || options.ResponsesStoreMaxBytes < 0)
+            throw new ArgumentException("--responses-store-items and --responses-store-bytes must not be negative.");
         if (options.MaxMessages < 1) throw new ArgumentException($"--max-messages {options.MaxMessages} must be positive.");
         if (options.MaxPromptTokens < 0 || options.MaxCompletionTokens < 0) throw new ArgumentException("--max-prompt-tokens and --max-completion-tokens must not be negative.");
         if (options.LogFormat is not ("text" or "json")) throw new ArgumentException($"--log-format {options.LogFormat} must be text or json.");

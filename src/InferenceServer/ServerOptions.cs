@@ -102,6 +102,15 @@ public sealed class ServerOptions
     /// <summary>Most tokens one request may generate (a larger max_tokens gets 400, an absent one is capped); 0 = the context.</summary>
     public int MaxCompletionTokens { get; set; }
 
+    /// <summary>"auto": thinking models' reasoning is split from the answer (reasoning_content, reasoning items); "none": left inline.</summary>
+    public string ReasoningFormat { get; set; } = "auto";
+
+    /// <summary>Most stored responses (POST /v1/responses with store); the least recently used go first.</summary>
+    public int ResponsesStoreMaxItems { get; set; } = 1000;
+
+    /// <summary>Most bytes of stored responses (their JSON, input items and conversation).</summary>
+    public long ResponsesStoreMaxBytes { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>On SIGTERM/SIGINT, how long in-flight requests may run before the server exits anyway.</summary>
     public double DrainTimeoutSeconds { get; set; } = 30;
 

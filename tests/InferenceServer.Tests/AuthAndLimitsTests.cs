@@ -170,4 +170,27 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
         var usage = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["usage"]!;
         Assert.InRange((int)usage["completion_tokens"]!, 1, 100);
     }
+
+    [Fact]
+    public async Task A_stored_response_is_visible_only_to_the_key_that_created_it()
+    {
+        var (owner, other) = (GuardedServerFixture.SpareKeys[10], GuardedServerFixture.SpareKeys[11]);
+        var (status, _, created) = await Post("v1/responses", new { model = ServerFixture.ModelId, input = "Hi", max_output_tokens = 4 }, owner);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var id = (string)(await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+
+        async Task<HttpStatusCode> Get(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/responses/{id}");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await server.Http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, await Get(other));
+        (status, var error, _) = await Post("v1/responses", new { model = ServerFixture.ModelId, input = "More", previous_response_id = id }, other);
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("previous_response_id", (string?)error!["param"]);
+        Assert.Equal(HttpStatusCode.OK, await Get(owner));
+    }
 }

@@ -77,6 +77,8 @@ public class ToolCallingTests(ToolServerFixture server)
         Assert.StartsWith("call_", call.Id);
         Assert.Equal(whole.ToolCalls[0].FunctionArguments.ToString(), call.Arguments);
         SchemaCheck.AssertValid(WeatherSchema, call.Arguments, "streamed");
+        // The arguments arrive as they are generated, not in one piece when the call closes.
+        Assert.True(call.Deltas > 3, $"the arguments came in {call.Deltas} deltas");
     }
 
     [Theory]
@@ -148,13 +150,14 @@ public class ToolCallingTests(ToolServerFixture server)
         return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["prompt"]!;
     }
 
-    private async Task<(string Text, List<(string Id, string Name, string Arguments)> Calls, ChatFinishReason? Finish)> StreamAsync(
+    private async Task<(string Text, List<(string Id, string Name, string Arguments, int Deltas)> Calls, ChatFinishReason? Finish)> StreamAsync(
         IEnumerable<ChatMessage> messages, ChatCompletionOptions options)
     {
         var text = new StringBuilder();
         var ids = new Dictionary<int, string>();
         var names = new Dictionary<int, string>();
         var arguments = new Dictionary<int, StringBuilder>();
+        var deltas = new Dictionary<int, int>();
         ChatFinishReason? finish = null;
         await foreach (var update in Chat.CompleteChatStreamingAsync(messages, options))
         {
@@ -165,9 +168,10 @@ public class ToolCallingTests(ToolServerFixture server)
                 if (call.FunctionName is { } name) names[call.Index] = name;
                 if (!arguments.TryGetValue(call.Index, out var sb)) arguments[call.Index] = sb = new StringBuilder();
                 sb.Append(call.FunctionArgumentsUpdate?.ToString());
+                if (call.FunctionArgumentsUpdate?.ToString() is { Length: > 0 }) deltas[call.Index] = deltas.GetValueOrDefault(call.Index) + 1;
             }
             finish ??= update.FinishReason;
         }
-        return (text.ToString(), ids.Keys.Order().Select(i => (ids[i], names[i], arguments[i].ToString())).ToList(), finish);
+        return (text.ToString(), ids.Keys.Order().Select(i => (ids[i], names[i], arguments[i].ToString(), deltas.GetValueOrDefault(i))).ToList(), finish);
     }
 }

@@ -94,7 +94,43 @@ public class ParserTests
             var calls = events.OfType<CallEvent>().ToList();
             Assert.Equal(Enumerable.Range(0, calls.Count), calls.Select(c => c.Index));
             AssertCalls(sample.Calls, calls.Select(c => c.Call).ToList());
+            foreach (var call in calls)
+            {
+                // Each call is announced by name first, then its argument deltas add up to exactly its arguments.
+                var start = events.FindIndex(e => e is CallStartEvent s && s.Index == call.Index);
+                Assert.True(start >= 0 && start < events.IndexOf(call), $"call {call.Index} was not announced first (chunk size {size})");
+                Assert.Equal(call.Call.Name, ((CallStartEvent)events[start]).Name);
+                var deltas = events.OfType<ArgumentsDeltaEvent>().Where(d => d.Index == call.Index).ToList();
+                Assert.True(deltas.All(d => events.IndexOf(d) > start && events.IndexOf(d) < events.IndexOf(call)));
+                Assert.Equal(call.Call.Arguments, string.Concat(deltas.Select(d => d.Text)));
+            }
         }
+    }
+
+    [Theory]
+    [InlineData(ToolCallFormat.Hermes, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris, France\", \"days\": [1, 2.5, -3], \"note\": \"a \\\"quoted\\\" caf\\u00e9\", \"ok\": true}}\n</tool_call>")]
+    [InlineData(ToolCallFormat.Mistral, "[TOOL_CALLS]get_weather[ARGS]{\"location\": \"Paris, France\", \"nested\": {\"a\": null, \"b\": [{}, []]}}")]
+    [InlineData(ToolCallFormat.DeepSeek, "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"location\": \"Paris, France\", \"unit\": \"celsius\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>")]
+    [InlineData(ToolCallFormat.FunctionaryV3Llama31, "<function=get_weather>{\"location\": \"Paris, France\", \"unit\": \"celsius\"}</function>")]
+    [InlineData(ToolCallFormat.FunctionaryV3, "get_weather\n{\"location\": \"Paris, France\", \"unit\": \"celsius\"}")]
+    [InlineData(ToolCallFormat.Llama3, "{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Paris, France\", \"unit\": \"celsius\"}}")]
+    [InlineData(ToolCallFormat.Generic, "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris, France\", \"unit\": \"celsius\"}}]}")]
+    public void Arguments_stream_as_they_are_generated(ToolCallFormat format, string output)
+    {
+        var parser = new ToolCallStreamParser(ToolCallSyntax.Of(format));
+        var events = new List<(int At, ToolCallStreamEvent Event)>();
+        for (var i = 0; i < output.Length; i++)
+            events.AddRange(parser.Push(output[i].ToString()).Select(e => (i, e)));
+        events.AddRange(parser.Finish().Select(e => (output.Length, e)));
+
+        var start = events.Single(e => e.Event is CallStartEvent);
+        Assert.Equal("get_weather", ((CallStartEvent)start.Event).Name);
+        // Announced as soon as the name was written, long before the output ended.
+        Assert.True(start.At < output.IndexOf("Paris", StringComparison.Ordinal));
+        var deltas = events.Where(e => e.Event is ArgumentsDeltaEvent).ToList();
+        Assert.True(deltas.Count(d => d.At < output.Length) > 5, $"only {deltas.Count} deltas");
+        var call = (CallEvent)events.Single(e => e.Event is CallEvent).Event;
+        Assert.Equal(call.Call.Arguments, string.Concat(deltas.Select(d => ((ArgumentsDeltaEvent)d.Event).Text)));
     }
 
     [Fact]
@@ -103,8 +139,8 @@ public class ParserTests
         var parser = new ToolCallStreamParser(ToolCallSyntax.Of(ToolCallFormat.Hermes));
         var early = parser.Push("Let me check. <tool");
         Assert.Equal("Let me check. ", Assert.IsType<ContentEvent>(Assert.Single(early)).Text);
-        Assert.Empty(parser.Push("_call>\n{\"name\": \"f\", \"arguments\": {}}"));
-        Assert.Equal("f", Assert.IsType<CallEvent>(Assert.Single(parser.Finish())).Call.Name);
+        Assert.Equal(["f"], parser.Push("_call>\n{\"name\": \"f\", \"arguments\": {}}").OfType<CallStartEvent>().Select(e => e.Name));
+        Assert.Equal("f", Assert.Single(parser.Finish().OfType<CallEvent>()).Call.Name);
     }
 
     [Fact]

@@ -53,6 +53,24 @@ test('the SDK stream helper accumulates the streamed call', async () => {
   assertWeatherArguments(choice.message.tool_calls[0].function.arguments);
 });
 
+test('streamed arguments arrive in several deltas after the name, and add up to the call', async () => {
+  const stream = await client.chat.completions.create({ ...request, tool_choice: { type: 'function', function: { name: 'get_weather' } }, stream: true });
+  const pieces = [];
+  let name = null;
+  for await (const chunk of stream) {
+    for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      if (call.function?.name) {
+        assert.equal(pieces.length, 0, 'the name comes first');
+        name = call.function.name;
+      }
+      if (call.function?.arguments) pieces.push(call.function.arguments);
+    }
+  }
+  assert.equal(name, 'get_weather');
+  assert.ok(pieces.length > 3, `the arguments came in ${pieces.length} deltas`);
+  assertWeatherArguments(pieces.join(''));
+});
+
 test('an agent loop: call, tool result, answer', async () => {
   const first = await client.chat.completions.create(request);
   const call = first.choices[0].message.tool_calls[0];

@@ -5,54 +5,20 @@ using InferenceServer.Llama;
 namespace InferenceServer.Api;
 
 /// <summary>
-/// Which LoRA adapters a completion request decodes under: an adapter named in <c>model</c> as
-/// <c>BASE:ADAPTER</c> (at its default scale), plus the extension field
-/// <c>"adapters": [{"name": "sql", "scale": 1.0}, …]</c> (scale defaults to the adapter's own). The choice
-/// rides on the HttpContext (a feature) to <see cref="Generation.Submit"/>, which puts it on the engine request.
+/// The LoRA adapters a completion request adds with the extension field
+/// <c>"adapters": [{"name": "sql", "scale": 1.0}, …]</c> (scale defaults to the adapter's own), on top of one
+/// named in <c>model</c> as <c>BASE:ADAPTER</c> (which <see cref="RequestResolver"/> reads).
 /// </summary>
 internal static class AdapterSelection
 {
     /// <summary>Most adapters stacked on one request.</summary>
     public const int MaxStacked = 8;
 
-    /// <summary>
-    /// The served model for <c>model</c> (loaded and leased as <see cref="Generation.RequireModelAsync"/> does), with
-    /// the request's adapters recorded on <paramref name="http"/>. A name that is no configured model but is one
-    /// followed by <c>:ADAPTER</c> names that model's adapter (ids may hold ':' themselves: the last one splits);
-    /// the returned model then carries the full name as its id, so responses echo what the client asked for.
-    /// </summary>
-    public static async Task<ServedModel> RequireModelAsync(HttpContext http, ModelRegistry models, RequestReader reader)
-    {
-        var requested = reader.RequiredString("model");
-        var stack = new List<ScaledAdapter>();
-        var colon = requested.LastIndexOf(':');
-        ServedModel model;
-        if (models.IsConfigured(requested) || colon <= 0 || !models.IsConfigured(requested[..colon]))
-        {
-            model = await Generation.RequireModelAsync(http, models, reader);
-        }
-        else
-        {
-            model = await models.AcquireAsync(http, requested[..colon]);
-            var name = requested[(colon + 1)..];
-            var named = model.Adapters.Find(name) ?? throw new ApiException(NotFound(model.Id, name, "model"));
-            stack.Add(new ScaledAdapter(named, named.DefaultScale));
-            model = model with { Id = requested };
-        }
-
-        ReadStack(reader, model, stack);
-        http.Features.Set(AdapterSet.Of(stack));
-        return model;
-    }
-
-    /// <summary>The adapters <see cref="RequireModelAsync"/> chose for this request; none when it was not called.</summary>
-    public static AdapterSet Of(HttpContext http) => http.Features.Get<AdapterSet>() ?? AdapterSet.Base;
-
     public static ApiError NotFound(string modelId, string adapter, string param) =>
         new(StatusCodes.Status404NotFound, $"The model '{modelId}' has no LoRA adapter '{adapter}'. GET /v1/adapters lists them.",
             "invalid_request_error", param, "adapter_not_found");
 
-    private static void ReadStack(RequestReader reader, ServedModel model, List<ScaledAdapter> stack)
+    public static void ReadStack(RequestReader reader, ServedModel model, List<ScaledAdapter> stack)
     {
         switch (reader.Get("adapters"))
         {

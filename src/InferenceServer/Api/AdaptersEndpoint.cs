@@ -36,11 +36,11 @@ internal static class AdaptersEndpoint
     public static IEnumerable<ModelObject> AsModels(ModelRegistry models) =>
         Loaded(models).SelectMany(model => model.Adapters.All.Select(a => new ModelObject($"{model.Id}:{a.Name}", a.CreatedUnixSeconds, "inferenceserver", Parent: model.Id)));
 
-    public static async Task<IResult> LoadAsync(HttpContext http, ModelRegistry models, Operations.ApiKeys keys)
+    public static async Task<IResult> LoadAsync(HttpContext http, ModelRegistry models, RequestResolver resolver, Operations.ApiKeys keys)
     {
         if (keys.RequireAdmin(Operations.RequestIdentity.Of(http)) is { } forbidden) return forbidden.ToResult();
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
-        var model = await Generation.RequireModelAsync(http, models, reader);
+        var model = (await resolver.ResolveBaseAsync(http, reader)).Model;
         var name = reader.RequiredString("name");
         var path = reader.RequiredString("path");
         var scale = (float)(reader.OptionalNumber("scale", -LoraAdapters.MaxScale, LoraAdapters.MaxScale) ?? 1.0);

@@ -7,69 +7,58 @@ namespace InferenceServer.Api;
 /// <summary>POST /v1/chat/completions: OpenAI chat completions, whole or streamed as SSE, with tool calling.</summary>
 internal static class ChatCompletionsEndpoint
 {
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models, ILoggerFactory loggers)
+    public static async Task<IResult> HandleAsync(HttpContext http, RequestResolver resolver, EngineClient engine, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = await AdapterSelection.RequireModelAsync(http, models, reader);
+        var resolved = await resolver.ResolveAsync(http, reader);
+        var model = resolved.Model;
         var input = ChatInput.Read(reader);
-        http.RequestServices.GetRequiredService<Operations.Admission>().CheckMessages(input.Messages.Count);
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
             .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
 
-        var prompt = input.Render(model.ChatRenderer);
-        var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
-        if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
-        {
-            if (settings.Sampling.Grammar is not null)
-                throw RequestReader.Invalid("response_format", "A response format cannot be combined with a forced tool call.");
-            settings = settings with { Sampling = settings.Sampling with { Grammar = grammar } };
-        }
-        var tokens = Generation.Tokenize(model, prompt, "messages");
-        var id = Generation.NewId("chatcmpl");
-        var request = settings.ToEngineRequest(id, tokens, model.Engine.MaxSequenceTokens, "messages");
-        var streams = await Generation.SubmitAllAsync(http, model, settings, [request], aborted);
+        var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format");
+        settings = plan.Settings;
+        var id = GenerationStreams.NewId("chatcmpl");
+        var request = settings.ToEngineRequest(id, plan.Tokens, model.Engine.MaxSequenceTokens, "messages");
+        var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, input.Messages.Count);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var output = new OutputShape(syntax, input.Tools.Parallel);
+        var output = plan.Output;
 
         if (settings.Stream)
-            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(
-                StreamAsync(id, created, model, streams, output, settings, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
+            return TypedResults.ServerSentEvents(GenerationStreams.WithErrorEvent(
+                StreamAsync(id, created, resolved, streams, output, settings, aborted), loggers.CreateLogger(typeof(ChatCompletionsEndpoint)), aborted));
 
-        var results = await Task.WhenAll(streams.Select((stream, i) => Generation.GatherAsync(i, stream, aborted)));
+        var results = await Task.WhenAll(streams.Select((stream, i) => GenerationStreams.GatherAsync(i, stream, aborted)));
+        var reasoningTokens = 0;
         var choices = results.Select(result =>
         {
-            var parsed = output.Parse(result.Text);
+            var (reasoning, parsed) = output.Parse(result.Text);
             var message = parsed.ToolCalls.Count == 0
-                ? new ChatMessage("assistant", result.Text)
+                ? new ChatMessage("assistant", parsed.Content)
                 : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
                     parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
+            // reasoning_content as DeepSeek and llama-server name it, reasoning as vLLM now does.
+            if (output.Reasoning is not null) message = message with { ReasoningContent = reasoning, Reasoning = reasoning };
+            reasoningTokens += resolved.CountTokens(reasoning);
             var logprobs = settings.Logprobs is null ? null : ChatLogprobs.Of(model.Tokenizer, result.Logprobs);
             return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
         }).ToList();
         // The choices share one prompt: it is counted once.
         return TypedResults.Json(new ChatCompletion(id, created, model.Id, choices,
-            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens)), ApiJson.Options);
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens)), ApiJson.Options);
     }
 
-    /// <summary>How the output is read: plain text, or the template family's tool-call syntax (at most one call unless parallel).</summary>
-    private sealed record OutputShape(ToolCallSyntax? Syntax, bool Parallel)
-    {
-        public ParsedOutput Parse(string text) => Syntax is null ? ParsedOutput.Text(text) : Limit(Syntax.Parse(text));
-
-        private ParsedOutput Limit(ParsedOutput parsed) =>
-            Parallel || parsed.ToolCalls.Count <= 1 ? parsed : parsed with { ToolCalls = [parsed.ToolCalls[0]] };
-    }
-
-    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ServedModel model,
+    private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ResolvedRequest resolved,
         IReadOnlyList<System.Threading.Channels.ChannelReader<GenerationEvent>> streams, OutputShape output, GenerationSettings settings,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var model = resolved.Model;
         var choices = Enumerable.Range(0, streams.Count).Select(index => new StreamedChoice(id, created, model, index, output, settings.Logprobs is not null)).ToArray();
         foreach (var choice in choices) yield return choice.Chunk(new ChatDelta(Role: "assistant", Content: ""), null);
 
         var finished = new GenerationFinished?[streams.Count];
-        await foreach (var (index, item) in Generation.MergeAsync(streams, cancellationToken))
+        await foreach (var (index, item) in GenerationStreams.MergeAsync(streams, cancellationToken))
         {
             var choice = choices[index];
             if (item is TextDelta delta)
@@ -86,17 +75,20 @@ internal static class ChatCompletionsEndpoint
         // As in the whole response: the prompt once, with the first choice's cached share.
         if (settings.IncludeUsage && finished[0] is { } first)
             yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [],
-                Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens)));
+                Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens,
+                    output.Reasoning is null ? null : choices.Sum(c => resolved.CountTokens(c.ReasoningText)))));
         yield return "[DONE]";
     }
 
     /// <summary>
-    /// One choice of a streamed response: its tool-call parser, and the logprobs of tokens whose text has not
+    /// One choice of a streamed response: its reasoning splitter and tool-call parser, and the logprobs of tokens whose text has not
     /// been sent yet (a tool call's text is sent when the call closes; the rest go with the final chunk).
     /// </summary>
     private sealed class StreamedChoice(string id, long created, ServedModel model, int index, OutputShape output, bool logprobs)
     {
-        private readonly ToolCallStreamParser? _parser = output.Syntax is null ? null : new ToolCallStreamParser(output.Syntax);
+        private readonly ReasoningStreamParser? _reasoning = output.NewReasoningParser();
+        private readonly System.Text.StringBuilder _reasoningText = new();
+        private readonly ToolCallStreamParser? _parser = output.NewStreamParser();
         private readonly List<TokenLogprob> _heldLogprobs = [];
         private int _calls;
 
@@ -111,19 +103,34 @@ internal static class ChatCompletionsEndpoint
             return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [new ChatChunkChoice(index, delta, finish, chunkLogprobs)]));
         }
 
+        /// <summary>The reasoning sent so far (for its token count in the usage).</summary>
+        public string ReasoningText => _reasoningText.ToString();
+
         public IEnumerable<string> Push(TextDelta delta)
         {
             if (delta.Logprobs is not null) _heldLogprobs.AddRange(delta.Logprobs);
-            return _parser is null
-                ? [Chunk(new ChatDelta(Content: delta.Text), null)]
-                : Deltas(_parser.Push(delta.Text));
+            if (_reasoning is null) return Answer(delta.Text);
+            var split = _reasoning.Push(delta.Text);
+            return [.. Reasoning(split.Reasoning), .. Answer(split.Content)];
         }
 
         public IEnumerable<string> Finish(FinishReason reason)
         {
-            var rest = _parser is null ? [] : Deltas(_parser.Finish()).ToList();
+            var split = _reasoning?.Finish() ?? default;
+            List<string> rest = [.. Reasoning(split.Reasoning ?? ""), .. Answer(split.Content ?? "")];
+            if (_parser is not null) rest.AddRange(Deltas(_parser.Finish()));
             return [.. rest, Chunk(new ChatDelta(), FinishReasonName(reason, _calls > 0))];
         }
+
+        private IEnumerable<string> Reasoning(string text)
+        {
+            if (text.Length == 0) return [];
+            _reasoningText.Append(text);
+            return [Chunk(new ChatDelta(ReasoningContent: text, Reasoning: text), null)];
+        }
+
+        private IEnumerable<string> Answer(string text) => _parser is not null ? Deltas(_parser.Push(text))
+            : text.Length > 0 || _reasoning is null ? [Chunk(new ChatDelta(Content: text), null)] : [];
 
         private IEnumerable<string> Deltas(IReadOnlyList<ToolCallStreamEvent> items)
         {
@@ -133,12 +140,15 @@ internal static class ChatCompletionsEndpoint
                 {
                     yield return Chunk(new ChatDelta(Content: content.Text), null);
                 }
-                else if (item is CallEvent call && (output.Parallel || _calls == 0))
+                // OpenAI's shape: the first delta of a call names it, the following ones carry argument text as it is generated.
+                else if (item is CallStartEvent start && (output.Parallel || start.Index == 0))
                 {
-                    // OpenAI's shape: the first delta of a call names it, the following ones carry argument text.
                     _calls++;
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, call.Call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Call.Name, ""))]), null);
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(call.Index, null, null, new WireFunctionCall(null, call.Call.Arguments))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(start.Index, NewCallId(), "function", new WireFunctionCall(start.Name, ""))]), null);
+                }
+                else if (item is ArgumentsDeltaEvent arguments && (output.Parallel || arguments.Index == 0))
+                {
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(arguments.Index, null, null, new WireFunctionCall(null, arguments.Text))]), null);
                 }
             }
         }
@@ -146,7 +156,7 @@ internal static class ChatCompletionsEndpoint
 
     /// <summary>A natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
     private static string FinishReasonName(FinishReason reason, bool calledTools) =>
-        calledTools && reason == FinishReason.Stop ? "tool_calls" : Generation.FinishReasonName(reason);
+        calledTools && reason == FinishReason.Stop ? "tool_calls" : GenerationStreams.FinishReasonName(reason);
 
     private static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
 }

@@ -12,15 +12,22 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
 {
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool"];
 
-    public static ChatInput Read(RequestReader reader, bool toolsServed = true) => new(
-        ReadMessages(reader),
-        toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off,
-        reader.Get("chat_template_kwargs") switch
+    public static ChatInput Read(RequestReader reader, bool toolsServed = true)
+    {
+        var kwargs = reader.Get("chat_template_kwargs") switch
         {
             null => null,
-            JsonObject kwargs => kwargs,
+            JsonObject given => (JsonObject)given.DeepClone(),
             var other => throw RequestReader.WrongType("chat_template_kwargs", "an object", other),
-        });
+        };
+        // Templates that take a reasoning effort (gpt-oss, Cohere, Solar) read it as a variable, as llama-server passes it.
+        if (reader.OptionalString("reasoning_effort") is { } effort)
+        {
+            kwargs ??= [];
+            kwargs.TryAdd("reasoning_effort", effort);
+        }
+        return new ChatInput(ReadMessages(reader), toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off, kwargs);
+    }
 
     /// <summary>Renders the prompt; a template's refusal or failure is a 400 with its message.</summary>
     public string Render(IChatPromptRenderer renderer)
@@ -53,7 +60,7 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
             var param = $"messages[{i}]";
             if (messages[i] is not JsonObject message) throw RequestReader.WrongType(param, "an object", messages[i]);
             var fields = new RequestReader(message);
-            var role = ReadField(() => fields.RequiredString("role"), param);
+            var role = RequestReader.Within(param, () => fields.RequiredString("role"));
             if (!Roles.Contains(role))
                 throw RequestReader.Invalid($"{param}.role", $"Invalid role '{role}': expected one of {string.Join(", ", Roles)}.");
 
@@ -63,9 +70,9 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
                 ["role"] = role,
                 ["content"] = ReadContent(message["content"], $"{param}.content", allowMissing: role == "assistant"),
             };
-            if (ReadField(() => fields.OptionalString("name"), param) is { } name) output["name"] = name;
+            if (RequestReader.Within(param, () => fields.OptionalString("name")) is { } name) output["name"] = name;
             if (toolCalls is not null) output["tool_calls"] = toolCalls;
-            if (role == "tool") output["tool_call_id"] = ReadField(() => fields.RequiredString("tool_call_id"), param);
+            if (role == "tool") output["tool_call_id"] = RequestReader.Within(param, () => fields.RequiredString("tool_call_id"));
             normalised.Add(output);
         }
         return normalised;
@@ -86,7 +93,7 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
             if (calls[i] is not JsonObject call) throw RequestReader.WrongType(callParam, "an object", calls[i]);
             if (call["function"] is not JsonObject function) throw RequestReader.WrongType($"{callParam}.function", "an object", call["function"]);
             var fields = new RequestReader(function);
-            var name = ReadField(() => fields.RequiredString("name"), $"{callParam}.function");
+            var name = RequestReader.Within($"{callParam}.function", () => fields.RequiredString("name"));
             JsonNode? arguments = function["arguments"] switch
             {
                 null => new JsonObject(),
@@ -114,7 +121,8 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
     }
 
     /// <summary>Content is a string or an array of text parts (joined with newlines); other part types are refused.</summary>
-    private static string ReadContent(JsonNode? content, string param, bool allowMissing)
+    /// <param name="textParts">The part types that hold text: chat's "text"; the Responses API's "input_text" and "output_text".</param>
+    public static string ReadContent(JsonNode? content, string param, bool allowMissing, params string[] textParts)
     {
         switch (content)
         {
@@ -131,28 +139,15 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
                     var partParam = $"{param}[{i}]";
                     if (parts[i] is not JsonObject part) throw RequestReader.WrongType(partParam, "an object", parts[i]);
                     var fields = new RequestReader(part);
-                    var type = ReadField(() => fields.RequiredString("type"), partParam);
-                    if (type != "text")
+                    var type = RequestReader.Within(partParam, () => fields.RequiredString("type"));
+                    if (!(textParts.Length == 0 ? type == "text" : textParts.Contains(type)))
                         throw RequestReader.Invalid($"{partParam}.type", $"Content parts of type '{type}' are not supported: this model reads text only.", "unsupported_content");
                     if (joined.Length > 0) joined.Append('\n');
-                    joined.Append(ReadField(() => fields.RequiredString("text"), partParam));
+                    joined.Append(RequestReader.Within(partParam, () => fields.RequiredString("text")));
                 }
                 return joined.ToString();
             default:
                 throw RequestReader.WrongType(param, "a string or an array of content parts", content);
-        }
-    }
-
-    /// <summary>Re-reads a nested field's error so that its param names the full path (messages[2].role).</summary>
-    private static T ReadField<T>(Func<T> read, string parent)
-    {
-        try
-        {
-            return read();
-        }
-        catch (ApiException ex) when (ex.Error.Param is { } inner && !inner.StartsWith(parent, StringComparison.Ordinal))
-        {
-            throw new ApiException(ex.Error with { Param = $"{parent}.{inner}", Message = ex.Error.Message.Replace($"'{inner}'", $"'{parent}.{inner}'") });
         }
     }
 }

@@ -10,25 +10,26 @@ internal static class CompletionsEndpoint
 {
     private const int MaxPrompts = 128;
 
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models, ILoggerFactory loggers)
+    public static async Task<IResult> HandleAsync(HttpContext http, RequestResolver resolver, EngineClient engine, ILoggerFactory loggers)
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var model = await AdapterSelection.RequireModelAsync(http, models, reader);
+        var resolved = await resolver.ResolveAsync(http, reader);
+        var model = resolved.Model;
         var prompts = PromptInput.Read(reader, "prompt", MaxPrompts, model.Tokenizer.VocabularySize);
         var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize)
             .WithResponseFormat(reader, model.Grammars).WithLegacyLogprobs(reader);
         // OpenAI's legacy default is 16 tokens when max_tokens is absent.
         settings = settings with { MaxTokens = settings.MaxTokens ?? 16 };
 
-        var id = Generation.NewId("cmpl");
+        var id = GenerationStreams.NewId("cmpl");
         var requests = prompts.Select((prompt, i) =>
         {
             var param = prompts.Count == 1 ? "prompt" : $"prompt[{i}]";
-            var tokens = prompt.Tokens ?? Generation.Tokenize(model, prompt.Text!, param);
+            var tokens = prompt.Tokens ?? resolved.Tokenize(prompt.Text!, param);
             return settings.ToEngineRequest($"{id}-{i}", tokens, model.Engine.MaxSequenceTokens, param);
         }).ToList();
-        var streams = await Generation.SubmitAllAsync(http, model, settings, requests, aborted);
+        var streams = await engine.SubmitAllAsync(resolved, settings, requests, aborted);
         var echoes = prompts.Select((prompt, i) => !settings.Echo ? "" : prompt.Text ?? model.Tokenizer.Detokenize(requests[i].PromptTokens)).ToList();
         // Choice k is choice k % n of prompt k / n, as at OpenAI.
         var choices = streams.Select((stream, k) => new ChoiceSource(stream, requests[k / settings.Choices].PromptTokens, echoes[k / settings.Choices])).ToList();
@@ -37,10 +38,10 @@ internal static class CompletionsEndpoint
         if (settings.Stream)
         {
             var events = StreamAsync(id, created, model, choices, settings, aborted);
-            return TypedResults.ServerSentEvents(Generation.WithErrorEvent(events, loggers.CreateLogger(typeof(CompletionsEndpoint)), aborted));
+            return TypedResults.ServerSentEvents(GenerationStreams.WithErrorEvent(events, loggers.CreateLogger(typeof(CompletionsEndpoint)), aborted));
         }
 
-        var results = await Task.WhenAll(choices.Select((choice, k) => Generation.GatherAsync(k, choice.Events, aborted)));
+        var results = await Task.WhenAll(choices.Select((choice, k) => GenerationStreams.GatherAsync(k, choice.Events, aborted)));
         var textChoices = results.Select(result =>
         {
             var choice = choices[result.Index];
@@ -52,7 +53,7 @@ internal static class CompletionsEndpoint
                 foreach (var token in result.Logprobs) builder.Add(token);
                 logprobs = builder.Take();
             }
-            return new TextChoice(result.Index, choice.EchoText + result.Text, Generation.FinishReasonName(result.Reason), logprobs);
+            return new TextChoice(result.Index, choice.EchoText + result.Text, GenerationStreams.FinishReasonName(result.Reason), logprobs);
         }).ToList();
         // Each prompt is counted once, however many choices it has.
         var firstChoices = results.Where(r => r.Index % settings.Choices == 0).ToList();
@@ -75,7 +76,7 @@ internal static class CompletionsEndpoint
             if (settings.Echo && builders[k] is null) yield return Chunk(k, choices[k].EchoText, null, null);
 
         int promptTokens = 0, completionTokens = 0, cachedTokens = 0;
-        await foreach (var (index, item) in Generation.MergeAsync(choices.Select(c => c.Events).ToList(), cancellationToken))
+        await foreach (var (index, item) in GenerationStreams.MergeAsync(choices.Select(c => c.Events).ToList(), cancellationToken))
         {
             var builder = builders[index];
             switch (item)
@@ -97,7 +98,7 @@ internal static class CompletionsEndpoint
                         cachedTokens += done.CachedPromptTokens;
                     }
                     completionTokens += done.CompletionTokens;
-                    yield return Chunk(index, "", Generation.FinishReasonName(done.Reason), builder?.Take());
+                    yield return Chunk(index, "", GenerationStreams.FinishReasonName(done.Reason), builder?.Take());
                     break;
             }
         }

@@ -8,11 +8,12 @@ internal static class EmbeddingsEndpoint
 {
     private const int MaxInputs = 2048;
 
-    public static async Task<IResult> HandleAsync(HttpContext http, ModelRegistry models)
+    public static async Task<IResult> HandleAsync(HttpContext http, RequestResolver resolver, EngineClient engine)
     {
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
-        var model = await Generation.RequireModelAsync(http, models, reader);
-        var inputs = ReadInputs(reader, model);
+        var resolved = await resolver.ResolveBaseAsync(http, reader);
+        var model = resolved.Model;
+        var inputs = ReadInputs(reader, resolved);
 
         var format = reader.OptionalString("encoding_format") ?? "float";
         if (format is not ("float" or "base64"))
@@ -20,8 +21,7 @@ internal static class EmbeddingsEndpoint
         if (reader.OptionalInteger("dimensions", 1, int.MaxValue) is { } dimensions && dimensions != model.Embeddings.Dimensions)
             throw RequestReader.Invalid("dimensions", $"This model's embeddings have {model.Embeddings.Dimensions} dimensions and cannot be shortened to {dimensions}.");
 
-        http.RequestServices.GetRequiredService<Operations.Admission>().ChargeTokens(http, inputs.Sum(i => i.Length));
-        var vectors = await model.Embeddings.EmbedAsync(inputs, http.RequestAborted);
+        var vectors = await engine.EmbedAsync(resolved, inputs, http.RequestAborted);
         var data = vectors.Select((vector, index) => new EmbeddingObject(index,
             format == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())) : vector)).ToList();
         var tokens = inputs.Sum(i => i.Length);
@@ -29,10 +29,11 @@ internal static class EmbeddingsEndpoint
     }
 
     /// <summary>A string, an array of strings, an array of token ids, or an array of token-id arrays.</summary>
-    private static List<int[]> ReadInputs(RequestReader reader, ServedModel model)
+    private static List<int[]> ReadInputs(RequestReader reader, ResolvedRequest resolved)
     {
+        var model = resolved.Model;
         var inputs = PromptInput.Read(reader, "input", MaxInputs, model.Tokenizer.VocabularySize);
-        var items = inputs.Select((input, i) => input.Tokens ?? Text(model, input.Text!, inputs.Count == 1 ? "input" : $"input[{i}]")).ToList();
+        var items = inputs.Select((input, i) => input.Tokens ?? Text(resolved, input.Text!, inputs.Count == 1 ? "input" : $"input[{i}]")).ToList();
         foreach (var (tokens, i) in items.Select((t, i) => (t, i)))
             if (tokens.Length > model.Embeddings.MaxInputTokens)
                 throw RequestReader.Invalid(items.Count == 1 ? "input" : $"input[{i}]",
@@ -40,8 +41,8 @@ internal static class EmbeddingsEndpoint
         return items;
     }
 
-    private static int[] Text(ServedModel model, string text, string param) =>
-        text.Length == 0 ? throw RequestReader.Invalid(param, "An input must not be empty.") : Generation.Tokenize(model, text, param);
+    private static int[] Text(ResolvedRequest resolved, string text, string param) =>
+        text.Length == 0 ? throw RequestReader.Invalid(param, "An input must not be empty.") : resolved.Tokenize(text, param);
 
     private sealed record EmbeddingObject(int Index, object Embedding)
     {

@@ -79,6 +79,19 @@ internal sealed class RequestReader(JsonObject body)
             : throw Invalid(name, $"{value} is out of range for '{name}': expected an integer from {min} to {max}.", "invalid_value");
     }
 
+    /// <summary>Runs a read of a nested object's field, naming the field by its full path (messages[2].role) in any error.</summary>
+    public static T Within<T>(string parent, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (ApiException ex) when (ex.Error.Param is { } inner && !inner.StartsWith(parent, StringComparison.Ordinal))
+        {
+            throw new ApiException(ex.Error with { Param = $"{parent}.{inner}", Message = ex.Error.Message.Replace($"'{inner}'", $"'{parent}.{inner}'") });
+        }
+    }
+
     public static ApiException Invalid(string param, string message, string code = "invalid_value") =>
         new(ApiError.BadRequest(message, param, code));
 

@@ -4,10 +4,16 @@ namespace InferenceServer.Api;
 
 // OpenAI's response shapes. Properties OpenAI always sends, even as null, say so with JsonIgnoreCondition.Never.
 
-internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetails PromptTokensDetails)
+internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetails PromptTokensDetails,
+    CompletionTokensDetails? CompletionTokensDetails = null)
 {
-    public static Usage Of(int prompt, int completion, int cached) => new(prompt, completion, prompt + completion, new PromptTokensDetails(cached));
+    /// <param name="reasoning">Reasoning tokens among the completion tokens; null for a model that does not think.</param>
+    public static Usage Of(int prompt, int completion, int cached, int? reasoning = null) =>
+        new(prompt, completion, prompt + completion, new PromptTokensDetails(cached), reasoning is { } r ? new CompletionTokensDetails(r) : null);
 }
+
+/// <summary>How many completion tokens were reasoning (their text is in reasoning_content).</summary>
+internal sealed record CompletionTokensDetails(int ReasoningTokens);
 
 /// <summary>How many prompt tokens came from the prefix cache instead of being computed.</summary>
 internal sealed record PromptTokensDetails(int CachedTokens);
@@ -25,7 +31,11 @@ internal sealed record ChatChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
-internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<WireToolCall>? ToolCalls = null);
+internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<WireToolCall>? ToolCalls = null)
+{
+    public string? ReasoningContent { get; init; }
+    public string? Reasoning { get; init; }
+}
 
 /// <summary>A whole tool call (in a message) or one piece of it (in a delta: the first piece carries id, type and name, later ones argument text).</summary>
 internal sealed record WireToolCall(int? Index, string? Id, string? Type, WireFunctionCall Function);
@@ -45,7 +55,8 @@ internal sealed record ChatChunkChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
-internal sealed record ChatDelta(string? Role = null, string? Content = null, IReadOnlyList<WireToolCall>? ToolCalls = null);
+internal sealed record ChatDelta(string? Role = null, string? Content = null, IReadOnlyList<WireToolCall>? ToolCalls = null,
+    string? ReasoningContent = null, string? Reasoning = null);
 
 internal sealed record TextCompletion(string Id, long Created, string Model, IReadOnlyList<TextChoice> Choices, Usage? Usage = null)
 {

@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace InferenceServer.Operations;
 
 /// <summary>
-/// What a request may ask for before it reaches the engine: the size limits (400) and the per-key
-/// requests-per-minute and tokens-per-minute windows (429 with Retry-After). Thread-safe.
+/// What a request may ask for: the per-key requests-per-minute window (checked at the gate for every API
+/// request) and, for work that reaches a model (only through <see cref="EngineClient"/>), the resolved request's
+/// size limits (400) and the per-key tokens-per-minute window (429 with Retry-After). Thread-safe.
 /// </summary>
 internal sealed class Admission : IDisposable
 {
@@ -35,39 +36,40 @@ internal sealed class Admission : IDisposable
     public ApiError? TryAcquireRequest(RequestIdentity identity) =>
         Acquire(_requests, identity, 1, $"Rate limit reached for requests: {_options.RequestsPerMinute} per minute.");
 
-    public void CheckMessages(int count)
+    public void CheckMessages(ResolvedRequest resolved, int count)
     {
-        if (count > _options.MaxMessages)
-            throw RequestReader.Invalid("messages", $"'messages' holds {count} messages; this server accepts at most {_options.MaxMessages}.", "too_many_messages");
+        if (count > resolved.Limits.MaxMessages)
+            throw RequestReader.Invalid("messages", $"'messages' holds {count} messages; this server accepts at most {resolved.Limits.MaxMessages}.", "too_many_messages");
     }
 
     /// <summary>
     /// Applies the prompt and completion limits (an absent max_tokens is capped, a larger explicit one refused)
     /// and charges prompt + max_tokens to the key's tokens-per-minute window.
     /// </summary>
-    public GenerationRequest Admit(HttpContext http, GenerationRequest request, bool maxTokensGiven)
+    public GenerationRequest Admit(ResolvedRequest resolved, GenerationRequest request, bool maxTokensGiven)
     {
-        if (_options.MaxPromptTokens > 0 && request.PromptTokens.Length > _options.MaxPromptTokens)
+        var limits = resolved.Limits;
+        if (limits.MaxPromptTokens > 0 && request.PromptTokens.Length > limits.MaxPromptTokens)
             throw new ApiException(ApiError.BadRequest(
-                $"The prompt is {request.PromptTokens.Length} tokens long; this server accepts at most {_options.MaxPromptTokens}.", code: "prompt_too_long"));
-        if (_options.MaxCompletionTokens > 0 && request.MaxNewTokens > _options.MaxCompletionTokens)
+                $"The prompt is {request.PromptTokens.Length} tokens long; this server accepts at most {limits.MaxPromptTokens}.", code: "prompt_too_long"));
+        if (limits.MaxCompletionTokens > 0 && request.MaxNewTokens > limits.MaxCompletionTokens)
         {
             if (maxTokensGiven)
                 throw new ApiException(ApiError.BadRequest(
-                    $"max_tokens is {request.MaxNewTokens}; this server generates at most {_options.MaxCompletionTokens} tokens per request.", "max_tokens", "invalid_value"));
-            request = request with { MaxNewTokens = _options.MaxCompletionTokens };
+                    $"max_tokens is {request.MaxNewTokens}; this server generates at most {limits.MaxCompletionTokens} tokens per request.", "max_tokens", "invalid_value"));
+            request = request with { MaxNewTokens = limits.MaxCompletionTokens };
         }
 
-        ChargeTokens(http, request.PromptTokens.Length + request.MaxNewTokens);
+        ChargeTokens(resolved.Identity, request.PromptTokens.Length + request.MaxNewTokens);
         return request;
     }
 
     /// <summary>Charges tokens (prompt plus max_tokens, or embedding inputs) to the key's tokens-per-minute window.</summary>
-    public void ChargeTokens(HttpContext http, int tokens)
+    public void ChargeTokens(RequestIdentity identity, int tokens)
     {
         // A request larger than the whole window takes all of it rather than being refused forever.
         var cost = Math.Min(tokens, Math.Max(_options.TokensPerMinute, 1));
-        if (Acquire(_tokens, RequestIdentity.Of(http), cost, $"Rate limit reached for tokens: {_options.TokensPerMinute} per minute (prompt plus max_tokens, or embedding inputs).") is { } refused)
+        if (Acquire(_tokens, identity, cost, $"Rate limit reached for tokens: {_options.TokensPerMinute} per minute (prompt plus max_tokens, or embedding inputs).") is { } refused)
             throw new ApiException(refused);
     }
 

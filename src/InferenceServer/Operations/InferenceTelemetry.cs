@@ -204,7 +204,7 @@ internal sealed class InferenceTelemetry : IDisposable
         span.SetEndTime(end.UtcDateTime);
     }
 
-    private static string FinishReasonTag(FinishReason reason) => reason == FinishReason.Cancelled ? "abort" : Generation.FinishReasonName(reason);
+    private static string FinishReasonTag(FinishReason reason) => reason == FinishReason.Cancelled ? "abort" : GenerationStreams.FinishReasonName(reason);
 
     public void Dispose()
     {
