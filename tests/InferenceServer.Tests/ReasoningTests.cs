@@ -13,7 +13,7 @@ public sealed class ThinkingServerFixture : ServerFixture
     public new const string ModelId = "stories260K-chatml";
 
     protected override string[] Args =>
-        ["-m", TestModels.Path("stories260K-chatml.gguf"), "--chat-template", Path.Combine(ChatTemplateFiles.Directory, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"),
+        ["-m", TestFixtures.Model("stories260K-chatml.gguf"), "--chat-template", TestFixtures.ChatTemplate("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B"),
          "--port", "0", "-np", "4", "-c", "4096", "-t", "1"];
 }
 

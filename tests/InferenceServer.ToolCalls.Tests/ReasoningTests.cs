@@ -25,7 +25,7 @@ public class ReasoningTests
     public static TheoryData<Sample> All => new(Samples);
 
     private static ReasoningSyntax SyntaxOf(string template) =>
-        ReasoningSyntax.ForTemplate(File.ReadAllText(Path.Combine(ChatTemplates.Directory, template + ".jinja")))
+        ReasoningSyntax.ForTemplate(File.ReadAllText(TestFixtures.ChatTemplate(template)))
         ?? throw new InvalidOperationException($"{template} is not recognised as a thinking template");
 
     [Theory]
@@ -63,7 +63,7 @@ public class ReasoningTests
     [Fact]
     public void Templates_that_do_not_think_have_no_reasoning_syntax()
     {
-        Assert.Null(ReasoningSyntax.ForTemplate(File.ReadAllText(Path.Combine(ChatTemplates.Directory, "Qwen-Qwen2.5-7B-Instruct.jinja"))));
+        Assert.Null(ReasoningSyntax.ForTemplate(File.ReadAllText(TestFixtures.ChatTemplate("Qwen-Qwen2.5-7B-Instruct"))));
         Assert.Null(ReasoningSyntax.ForTemplate(null));
     }
 }
