@@ -47,6 +47,12 @@ server_rows() { # prefix
   loadgen "$1-c16" --workload random --input-len 32 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
   loadgen "$1-ttft" --endpoint completions --workload random --input-len 16 --output-len 4 --concurrency 1 --requests $((4 * scale)) --warmup 0
 }
+# Decode-bound rows: a 2-word completion prompt (3 tokens), so nearly all of the server's work is generation, as in
+# the engine-only loop; at 16 streams once more with --no-prefix-cache, whose kept cells widen every decode's KV range.
+decode_rows() { # prefix
+  loadgen "$1-decode-c1" --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 1 --requests $((2 * scale))
+  loadgen "$1-decode-c16" --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
+}
 tinystories_row() { # prefix
   loadgen "$1-tinystories-c16" --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
 }
@@ -57,7 +63,11 @@ dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$
 
 start_ours "$synthetic"
 server_rows ours
+decode_rows ours
 curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
+stop_server
+start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
+loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
 stop_server
 start_ours "$tiny"
 tinystories_row ours
@@ -67,6 +77,7 @@ if [ -n "$baseline_dir" ]; then
   baseline_dll=$baseline_dir/src/InferenceServer/bin/Release/$bench_bin/InferenceServer.dll
   start_ours "$synthetic" "$baseline_dll"
   server_rows baseline
+  decode_rows baseline
   stop_server
   start_ours "$tiny" "$baseline_dll"
   tinystories_row baseline

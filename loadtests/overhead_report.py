@@ -49,6 +49,22 @@ for label, prefix in servers:
         itl = level["itl_ms"]
         w(f"| {label} | {streams} | {rate:.1f} | {engine:.1f} | **{rate / engine:.2f}** | {level['ttft_ms']['median']:.0f} | "
           f"{itl['median']:.2f} | {itl['mean']:.2f} | {itl['p99']:.2f} |")
+w("\nDecode-bound: a 2-word completion prompt (3 tokens) instead of a 32-word chat, so that the server's work is "
+  "almost all generation, as in the engine-only loop (the rows above also prefill about 50 prompt tokens per 128 "
+  "generated, which the ceiling does not).\n")
+w("| server | streams | output tok/s | engine-only tok/s | ratio | TTFT p50 ms | ITL p50 ms | ITL mean ms | ITL p99 ms |")
+w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for label, prefix, streams in [(label, prefix, s) for label, prefix in servers for s in (1, 16)] + [("this server, --no-prefix-cache", "ours-nocache", 16)]:
+    level = load(f"{prefix}-decode-c{streams}")
+    if not level: continue
+    rate, engine, itl = level["output_token_throughput"], synthetic.get(streams), level["itl_ms"]
+    rows.append((f"{label}, decode-bound, {streams}", rate, engine))
+    w(f"| {label} | {streams} | {rate:.1f} | {engine:.1f} | **{rate / engine:.2f}** | {level['ttft_ms']['median']:.0f} | "
+      f"{itl['median']:.2f} | {itl['mean']:.2f} | {itl['p99']:.2f} |")
+
+w("\nTinyStories-656K, whose steps take well under a millisecond of decode, shows the per-token cost of HTTP and SSE:\n")
+w("| server | streams | output tok/s | engine-only tok/s | ratio | TTFT p50 ms | ITL p50 ms | ITL mean ms | ITL p99 ms |")
+w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for label, prefix in servers[:2]:
     level = load(f"{prefix}-tinystories-c16")
     if not level or 16 not in tiny: continue
