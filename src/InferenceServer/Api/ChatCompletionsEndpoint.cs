@@ -48,8 +48,8 @@ internal static class ChatCompletionsEndpoint
             return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
         }).ToList();
         // The choices share one prompt: it is counted once.
-        return TypedResults.Json(new ChatCompletion(id, created, model.Id, choices,
-            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens)), ApiJson.Options);
+        return ApiJson.Whole(new ChatCompletion(id, created, model.Id, choices,
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens)));
     }
 
     /// <summary>How the output is read: plain text, or the template family's tool-call syntax (at most one call unless parallel).</summary>

@@ -25,7 +25,12 @@ internal sealed record ChatChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
-internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<WireToolCall>? ToolCalls = null);
+internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<WireToolCall>? ToolCalls = null)
+{
+    /// <summary>OpenAI's schema requires the field; this server never refuses in words, so it is always null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? Refusal => null;
+}
 
 /// <summary>A whole tool call (in a message) or one piece of it (in a delta: the first piece carries id, type and name, later ones argument text).</summary>
 internal sealed record WireToolCall(int? Index, string? Id, string? Type, WireFunctionCall Function);
