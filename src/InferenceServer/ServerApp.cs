@@ -68,6 +68,17 @@ public static class ServerApp
                 $"The server had an error while processing your request (request id {context.TraceIdentifier}).", "server_error").WriteAsync(context.Response);
         }));
         app.UseStatusCodePages(context => StatusCodeError(context.HttpContext));
+        var keys = app.Services.GetRequiredService<ApiKeys>();
+        app.UseWhen(http => http.Request.Path.StartsWithSegments("/metrics"), metrics => metrics.Use(async (http, next) =>
+        {
+            if (keys.AuthorizeMetrics(http.Request.Headers.Authorization) is { } unauthorized)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                await unauthorized.WriteAsync(http.Response);
+                return;
+            }
+            await next(http);
+        }));
         MapEndpoints(app);
         return app;
     }
