@@ -17,8 +17,8 @@ internal static class ChatCompletionsEndpoint
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
             .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
 
-        var prompt = input.Render(model.ChatRenderer);
-        var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
+        var prompt = input.Render(model.ChatRenderer, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
+        var syntax = input.OutputSyntax(model.ChatRenderer);
         if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
         {
             if (settings.Sampling.Grammar is not null)
