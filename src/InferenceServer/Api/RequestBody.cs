@@ -34,6 +34,11 @@ internal static class RequestBody
         {
             throw new ApiException(Unreadable(ex));
         }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Kestrel reports some broken chunked framing (a chunk size past 64 bits) as a plain IOException.
+            throw new ApiException(ApiError.BadRequest($"The request body could not be read: {ex.Message}", code: "invalid_body"));
+        }
     }
 
     /// <summary>Kestrel's complaint about a body it could not read, as an OpenAI error with Kestrel's status.</summary>
@@ -55,6 +60,11 @@ internal static class RequestBody
         catch (JsonException ex)
         {
             throw new ApiException(ApiError.BadRequest($"We could not parse the JSON body of your request: {ex.Message} The body must be a JSON object."));
+        }
+        catch (InvalidOperationException)
+        {
+            // The duplicate-key check reads every key: one that escapes a lone surrogate fails there.
+            throw LoneSurrogate("");
         }
         CheckStrings(node, "");
         return node;
@@ -94,9 +104,11 @@ internal static class RequestBody
         }
         catch (InvalidOperationException)
         {
-            throw new ApiException(ApiError.BadRequest(
-                $"The request body holds a string that is not valid Unicode{(path.Length == 0 ? "" : $" in '{path}'")}: " +
-                "a \\u escape of a lone surrogate (\\ud800-\\udfff without its pair).", path.Length == 0 ? null : path, "invalid_encoding"));
+            throw LoneSurrogate(path);
         }
     }
+
+    private static ApiException LoneSurrogate(string path) => new(ApiError.BadRequest(
+        $"The request body holds a string that is not valid Unicode{(path.Length == 0 ? "" : $" in '{path}'")}: " +
+        "a \\u escape of a lone surrogate (\\ud800-\\udfff without its pair).", path.Length == 0 ? null : path, "invalid_encoding"));
 }

@@ -12,7 +12,8 @@ namespace InferenceServer.Operations;
 /// length): Kestrel writes those with no body and no hook (dotnet/aspnetcore#4726). A connection middleware
 /// watches what Kestrel writes on HTTP/1.x connections, and a flush that is exactly one bodiless error
 /// response (a 4xx/5xx status line, <c>Content-Length: 0</c>, nothing after the headers) gets the JSON body.
-/// The server's own errors always carry a body, so only Kestrel's match.
+/// The server's own errors always carry a body, so only Kestrel's match. Kestrel's 505 for an unknown HTTP
+/// version becomes a 400: it is the client's mistake, and clients retry 5xx answers.
 /// </summary>
 internal static class KestrelErrorBodies
 {
@@ -42,6 +43,7 @@ internal static class KestrelErrorBodies
         if (!int.TryParse(text.AsSpan(9, 3), out var status)) return null;
 
         var body = Encoding.UTF8.GetBytes(new ApiError(status, Message(status, text[13..text.IndexOf('\r')]), "invalid_request_error").ToJson());
+        if (status == 505) text = string.Concat(text.AsSpan(0, 9), "400 Bad Request", text.AsSpan(text.IndexOf('\r')));
         var headers = text[..^2].Replace("\r\nContent-Length: 0\r\n", $"\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {body.Length}\r\n",
             StringComparison.OrdinalIgnoreCase);
         return [.. Encoding.ASCII.GetBytes(headers + "\r\n"), .. body];
@@ -55,7 +57,7 @@ internal static class KestrelErrorBodies
         413 => "The request body is larger than this server accepts.",
         414 => "URI Too Long: the request URL is longer than this server accepts.",
         431 => "Request Header Fields Too Large: the request headers are larger than this server accepts.",
-        505 => "HTTP Version Not Supported: send HTTP/1.1 (or HTTP/1.0, HTTP/2).",
+        505 => "HTTP version not supported: send HTTP/1.1 or HTTP/1.0 (HTTP/2 is negotiated, not named in a request line).",
         _ => $"{reason}.",
     };
 
