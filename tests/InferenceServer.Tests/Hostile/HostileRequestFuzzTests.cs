@@ -19,10 +19,12 @@ public sealed class HostileRequestFuzzTests(ServerFixture server, ITestOutputHel
     [Fact]
     public async Task Hostile_requests_get_complete_4xx_or_2xx_replies()
     {
-        // Fixed so the suite is deterministic; HOSTILE_FUZZ_SEED explores, HOSTILE_FUZZ_SERVER aims it at another running server.
+        // Fixed so the suite is deterministic and fast. To explore: HOSTILE_FUZZ_SEED, HOSTILE_FUZZ_SCALE (times the ~120
+        // requests), and HOSTILE_FUZZ_SERVER to aim it at another running server.
         var seed = int.TryParse(Environment.GetEnvironmentVariable("HOSTILE_FUZZ_SEED"), out var s) ? s : 20261203;
+        var scale = int.TryParse(Environment.GetEnvironmentVariable("HOSTILE_FUZZ_SCALE"), out var x) && x > 0 ? x : 1;
         var target = Environment.GetEnvironmentVariable("HOSTILE_FUZZ_SERVER") is { Length: > 0 } url ? new Uri(url) : server.BaseUrl;
-        var cases = new HostileCases(new Random(seed)).All();
+        var cases = new HostileCases(new Random(seed)).All(scale);
 
         var failures = new List<string>();
         var tally = new SortedDictionary<string, SortedDictionary<int, int>>();
@@ -74,17 +76,17 @@ public sealed class HostileRequestFuzzTests(ServerFixture server, ITestOutputHel
         private readonly List<(string Kind, string Description, byte[] Request)> _cases = [];
         private int _hostile;
 
-        public List<(string Kind, string Description, byte[] Request)> All()
+        public List<(string Kind, string Description, byte[] Request)> All(int scale)
         {
-            for (var i = 0; i < 16; i++) Utf8();
-            for (var i = 0; i < 16; i++) Surrogate();
-            for (var i = 0; i < 10; i++) Charset();
-            for (var i = 0; i < 14; i++) Chunked();
+            for (var i = 0; i < 16 * scale; i++) Utf8();
+            for (var i = 0; i < 16 * scale; i++) Surrogate();
+            for (var i = 0; i < 10 * scale; i++) Charset();
+            for (var i = 0; i < 14 * scale; i++) Chunked();
             UnfinishedChunkedBody();
-            for (var i = 0; i < 14; i++) RequestLine();
-            for (var i = 0; i < 8; i++) HugeString();
-            for (var i = 0; i < 8; i++) Schema();
-            for (var i = 0; i < 14; i++) Url();
+            for (var i = 0; i < 14 * scale; i++) RequestLine();
+            for (var i = 0; i < 8 * scale; i++) HugeString();
+            for (var i = 0; i < 8 * scale; i++) Schema();
+            for (var i = 0; i < 14 * scale; i++) Url();
             ManyChoicesWithLogprobs();
             return _cases;
         }

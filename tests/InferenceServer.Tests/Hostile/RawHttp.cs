@@ -36,7 +36,8 @@ internal static class RawHttp
             problem = $"no end of reply within {timeout.TotalSeconds} s";
         }
         var sendProblem = await sending;
-        return Parse(received.ToArray(), problem ?? (received.Length == 0 ? sendProblem : null));
+        // A request that could not be sent whole is a failure even when a reply came: HTTP clients report the reset, not the reply.
+        return Parse(received.ToArray(), problem ?? sendProblem);
     }
 
     private static async Task<string?> SendAsync(Socket socket, byte[] request, CancellationToken cancellationToken)
