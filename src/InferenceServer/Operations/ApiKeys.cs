@@ -62,13 +62,10 @@ internal sealed class ApiKeys
     public (RequestIdentity? Identity, ApiError? Error) Authenticate(string? authorization)
     {
         if (!Required) return (RequestIdentity.Anonymous, null);
-        const string scheme = "Bearer ";
-        if (authorization is null || !authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || authorization.Length == scheme.Length)
+        if (Presented(authorization) is not { } presented)
             return (null, new ApiError(StatusCodes.Status401Unauthorized,
                 "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 "invalid_request_error", Code: "missing_api_key"));
-
-        var presented = Hash(authorization[scheme.Length..].Trim());
         return Matches(presented, _hashes)
             ? (new RequestIdentity("key-" + Convert.ToHexStringLower(presented, 0, 8), Matches(presented, _adminHashes)), null)
             : (null, new ApiError(StatusCodes.Status401Unauthorized, "Incorrect API key provided.", "invalid_request_error", Code: "invalid_api_key"));
@@ -81,11 +78,19 @@ internal sealed class ApiKeys
     public ApiError? AuthorizeMetrics(string? authorization)
     {
         if (_metricsHashes.Length == 0) return null;
-        const string scheme = "Bearer ";
-        var presented = authorization is not null && authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? Hash(authorization[scheme.Length..].Trim()) : null;
+        var presented = Presented(authorization);
         return presented is not null && (Matches(presented, _metricsHashes) | Matches(presented, _adminHashes)) ? null
             : new ApiError(StatusCodes.Status401Unauthorized, "/metrics needs a metrics API key (--metrics-api-key) or an admin key, sent as 'Authorization: Bearer KEY'.",
                 "invalid_request_error", Code: presented is null ? "missing_api_key" : "invalid_api_key");
+    }
+
+    /// <summary>The hash of the key in "Bearer KEY", or null when there is none.</summary>
+    private static byte[]? Presented(string? authorization)
+    {
+        const string scheme = "Bearer ";
+        return authorization is not null && authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && authorization.Length > scheme.Length
+            ? Hash(authorization[scheme.Length..].Trim())
+            : null;
     }
 
     /// <summary>Compares against every key, so the time taken does not say which one matched.</summary>
