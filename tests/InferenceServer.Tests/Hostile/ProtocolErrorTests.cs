@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 namespace InferenceServer.Tests.Hostile;
 
 /// <summary>Each client mistake of issue 18, one by one over a raw socket: a 4xx with OpenAI's error body, never a 5xx, an empty body or a reset.</summary>
-[Collection(ServerCollection.Name)]
-public sealed class ProtocolErrorTests(ServerFixture server)
+[Collection(HostileServerCollection.Name)]
+public sealed class ProtocolErrorTests(HostileServerFixture server)
 {
     private static string Chat(string content, string extra = "") =>
         $$"""{"model":"{{ServerFixture.ModelId}}","max_tokens":4,"messages":[{"role":"user","content":"{{content}}"}]{{extra}}}""";
