@@ -103,8 +103,8 @@ internal sealed class SchemaConverter
             foreach (var (key, value) in schema)
                 if (key != keyword && !Annotations.Contains(key))
                     siblings[key] = value?.DeepClone();
-            if (keyword == "oneOf")
-                OneOfBranches.RequireDisjoint(branches, path, ResolveRef);
+            // oneOf is anyOf, as in llama.cpp and vLLM: a grammar offers the branches as alternatives and cannot
+            // rule out a value that matches two of them (docs/structured-output.md).
             var alternatives = new List<string>();
             for (int i = 0; i < branches.Count; i++)
             {

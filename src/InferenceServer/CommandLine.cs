@@ -41,6 +41,7 @@ internal static class CommandLine
         new(["--lora"], "Lora", "NAME=PATH[:SCALE]", "a LoRA adapter GGUF requests may choose, with its default scale (repeatable)", "none", Repeatable: true),
         new(["--api-key"], "ApiKeys", "KEY", "a key clients must send as 'Authorization: Bearer KEY' on /v1 (repeatable)", "none: open", Repeatable: true),
         new(["--admin-api-key"], "AdminApiKeys", "KEY", "a key that may also load and unload adapters; when set, other keys may not (repeatable)", "none: any key may", Repeatable: true),
+        new(["--metrics-api-key"], "MetricsApiKeys", "KEY", "a key /metrics needs as 'Authorization: Bearer KEY' (an admin key works too) (repeatable)", "none: open", Repeatable: true),
         new(["--api-key-file"], "ApiKeyFile", "PATH", "a file of API keys, one per line", "none"),
         new(["--rate-limit-rpm"], "RequestsPerMinute", "N", "requests per minute per API key; 0 = no limit", "0"),
         new(["--rate-limit-tpm"], "TokensPerMinute", "N", "prompt + max_tokens per minute per API key; 0 = no limit", "0"),

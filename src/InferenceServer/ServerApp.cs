@@ -37,7 +37,11 @@ public static class ServerApp
         if (!string.IsNullOrWhiteSpace(options.NativeLibDir)) Llama.NativeLibraries.LoadFrom(options.NativeLibDir);
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            kestrel.ConfigureEndpointDefaults(KestrelErrorBodies.Use);
+        });
         // The host's stop covers the drain and then Kestrel's own stop.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 5));
         builder.Services.AddSingleton(ApiKeys.From(options));
@@ -55,15 +59,29 @@ public static class ServerApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        RequestBodyLimit.Use(app, options.MaxRequestBodyBytes);
         RequestPipeline.Use(app);
         app.UseExceptionHandler(errors => errors.Run(context =>
         {
             var failure = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            // A body Kestrel could not read (outside an endpoint: --log-prompts reads it first) is the client's mistake.
+            if (failure is BadHttpRequestException unreadable) return RequestBody.Unreadable(unreadable).WriteAsync(context.Response);
             app.Logger.LogError(failure, "Unhandled error in request {RequestId}", context.TraceIdentifier);
             return new ApiError(StatusCodes.Status500InternalServerError,
                 $"The server had an error while processing your request (request id {context.TraceIdentifier}).", "server_error").WriteAsync(context.Response);
         }));
         app.UseStatusCodePages(context => StatusCodeError(context.HttpContext));
+        var keys = app.Services.GetRequiredService<ApiKeys>();
+        app.UseWhen(http => http.Request.Path.StartsWithSegments("/metrics"), metrics => metrics.Use(async (http, next) =>
+        {
+            if (keys.AuthorizeMetrics(http.Request.Headers.Authorization) is { } unauthorized)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                await unauthorized.WriteAsync(http.Response);
+                return;
+            }
+            await next(http);
+        }));
         MapEndpoints(app);
         if (!options.NoWebUi) WebUi.Playground.Map(app);
         return app;
@@ -122,11 +140,6 @@ public static class ServerApp
         catch (ApiException ex)
         {
             return ex.Error.ToResult();
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return new ApiError(ex.StatusCode, $"The request body is larger than this server accepts: {ex.Message}", "invalid_request_error",
-                Code: "request_too_large").ToResult();
         }
     }
 

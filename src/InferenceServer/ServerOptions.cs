@@ -83,6 +83,9 @@ public sealed class ServerOptions
     /// <summary>Keys that may also load and unload adapters; when any is set, other keys may not.</summary>
     public List<string> AdminApiKeys { get; set; } = [];
 
+    /// <summary>Keys that may scrape /metrics (as may admin keys); none = /metrics is open.</summary>
+    public List<string> MetricsApiKeys { get; set; } = [];
+
     /// <summary>A file of further API keys, one per line (blank lines and lines starting with # are skipped).</summary>
     public string? ApiKeyFile { get; set; }
 

@@ -133,6 +133,10 @@ public sealed class ConverterTests(ModelsFixture models)
     [InlineData("""{"type":["string","null"]}""", "1", false)]
     [InlineData("""{"anyOf":[{"type":"integer"},{"type":"boolean"}]}""", "true", true)]
     [InlineData("""{"anyOf":[{"type":"integer"},{"type":"boolean"}]}""", "\"x\"", false)]
+    // oneOf is anyOf (llama.cpp, vLLM): overlapping branches are accepted, and a value matching both is allowed.
+    [InlineData("""{"oneOf":[{"type":"integer"},{"type":"integer","minimum":0}]}""", "5", true)]
+    [InlineData("""{"oneOf":[{"type":"string","maxLength":2},{"type":"string","minLength":1}]}""", "\"abc\"", true)]
+    [InlineData("""{"oneOf":[{"type":"string","maxLength":2},{"type":"string","minLength":1}]}""", "1", false)]
     [InlineData("""{"allOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},{"properties":{"b":{"type":"boolean"}},"required":["b"]}]}""", "{\"a\":1,\"b\":true}", true)]
     [InlineData("""{"allOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},{"properties":{"b":{"type":"boolean"}},"required":["b"]}]}""", "{\"a\":1}", false)]
     public void Arrays_enums_and_combinators(string schema, string text, bool expected) => Assert.Equal(expected, Accepts(schema, text));

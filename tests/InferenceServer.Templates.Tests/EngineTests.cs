@@ -3,7 +3,7 @@ using InferenceServer.Templates.Lexing;
 
 namespace InferenceServer.Templates.Tests;
 
-/// <summary>Engine pieces checked against expectations produced by Python Jinja2 3.1 (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks).</summary>
+/// <summary>Engine pieces checked against expectations produced by Python Jinja2 3.1 (SandboxedEnvironment, trim_blocks, lstrip_blocks).</summary>
 public sealed class EngineTests
 {
     private static string Render(string source, JsonObject? context = null) =>
@@ -61,9 +61,17 @@ q'|xy")]
         Assert.Equal("boom", Assert.Throws<TemplateRaisedException>(() => Render("{{ raise_exception('boom') }}")).Message);
 
     [Fact]
-    public void Mutating_list_methods_are_blocked_like_the_immutable_sandbox()
+    public void Lists_and_dicts_change_as_in_the_jinja2_sandbox() =>
+        // Expected output from Python Jinja2 3.1's SandboxedEnvironment, which llama.cpp's templates also allow (Kimi-K2 uses append and update).
+        Assert.Equal("NoneNone[3, 1, 2]{'a': 1, 'b': 2, 'c': 3}None[1, 2, 3]None[3, 2, 1]None|1092NoneNoneNone[1, 2, 5, 7]('z', 9){'b': 2, 'c': 3}None{}",
+            Render("{% set l = [3,1] %}{% set d = {'a': 1} %}{{ l.append(2) }}{{ d.update({'b': 2}, c=3) }}{{ l }}{{ d }}{{ l.sort() }}{{ l }}" +
+                "{{ l.sort(reverse=true) }}{{ l }}{{ l.reverse() }}|{{ d.pop('a') }}{{ d.pop('q', 0) }}{{ d.setdefault('z', 9) }}{{ d.setdefault('b') }}" +
+                "{{ l.extend([7]) }}{{ l.insert(-1, 5) }}{{ l.remove(3) }}{{ l }}{{ d.popitem() }}{{ d }}{{ d.clear() }}{{ d }}"));
+
+    [Fact]
+    public void Private_attributes_stay_blocked()
     {
-        var e = Assert.Throws<TemplateRenderException>(() => Render("{% set l = [] %}{{ l.append(1) }}"));
+        var e = Assert.Throws<TemplateRenderException>(() => Render("{{ [].__class__.__name__ }}"));
         Assert.IsNotType<TemplateRaisedException>(e);
         Assert.Contains("unsafe", e.Message);
     }

@@ -1,4 +1,5 @@
-"""Reference renderer: Python Jinja2 configured as Hugging Face transformers' apply_chat_template does.
+"""Reference renderer: Python Jinja2 configured as Hugging Face transformers' apply_chat_template does, but with
+Jinja2's SandboxedEnvironment (as llama.cpp allows) instead of the immutable one: templates may change lists and dicts.
 
 Reads one JSON document from stdin: {"now": "YYYY-MM-DDTHH:MM:SS", "cases": [{"id", "template", "context"}]}
 where "template" is the template source. Writes one JSON line per case:
@@ -12,7 +13,7 @@ from datetime import datetime
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 
 
 class TemplateRaised(jinja2.exceptions.TemplateError):
@@ -46,7 +47,7 @@ def main():
     def strftime_now(format):
         return now.strftime(format)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols])
+    env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now

@@ -45,7 +45,7 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
     }
 
     [Fact]
-    public async Task Every_v1_route_needs_a_key_in_openai_error_shape_while_health_ready_and_metrics_stay_open()
+    public async Task Every_v1_route_needs_a_key_in_openai_error_shape_while_health_and_ready_stay_open()
     {
         foreach (var path in new[] { "v1/models", "v1/models/" + ServerFixture.ModelId })
         {
@@ -60,8 +60,33 @@ public class AuthAndLimitsTests(GuardedServerFixture server)
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Equal("invalid_api_key", (string)wrong!["code"]!);
 
-        foreach (var open in new[] { "health", "ready", "metrics" })
+        foreach (var open in new[] { "health", "ready" })
             Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync(open)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_need_the_metrics_key_or_an_admin_key_and_an_api_key_is_not_enough()
+    {
+        async Task<(HttpStatusCode, string)> Scrape(string? key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "metrics");
+            if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await server.Http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var (missing, missingBody) = await Scrape(null);
+        Assert.Equal(HttpStatusCode.Unauthorized, missing);
+        Assert.Equal("missing_api_key", (string?)JsonNode.Parse(missingBody)!["error"]!["code"]);
+        var (apiKey, apiKeyBody) = await Scrape(GuardedServerFixture.Key);
+        Assert.Equal(HttpStatusCode.Unauthorized, apiKey);
+        Assert.Equal("invalid_api_key", (string?)JsonNode.Parse(apiKeyBody)!["error"]!["code"]);
+        foreach (var key in new[] { GuardedServerFixture.MetricsKey, GuardedServerFixture.AdminKey })
+        {
+            var (status, text) = await Scrape(key);
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Contains("# TYPE ", text);
+        }
     }
 
     [Fact]

@@ -41,13 +41,13 @@ public class BadInputTests(ServerFixture server)
         Json(Chat, $$$"""{"model":"{{{Model}}}","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}""", 400, "messages[0].content[0].type");
         Json(Chat, $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":"text"}]}]}""", 400, "messages[0].content[0].text");
         Json(Chat, $$"""{"model":"{{Model}}","messages":[{"role":"tool","content":"x"}]}""", 400, "messages[0].tool_call_id");
-        // Tools: malformed, or a template that cannot show them to the model (TinyStories' fallback ChatML).
+        // Tools: malformed, or described (TinyStories' fallback ChatML renders no tools) in JSON that TinyStories' vocabulary cannot spell.
         Json(Chat, $$$"""{"model":"{{{Model}}}","messages":{{{msgs}}},"tools":{}}""", 400, "tools");
         Json(Chat, $$$"""{"model":"{{{Model}}}","messages":{{{msgs}}},"tools":[{"type":"function","function":{"name":"a b"}}]}""", 400, "tools[0].function.name");
         Json(Chat, $$"""{"model":"{{Model}}","messages":{{msgs}},"tool_choice":"required"}""", 400, "tool_choice");
         Json(Chat, $$$"""{"model":"{{{Model}}}","messages":{{{msgs}}},"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"sometimes"}""", 400, "tool_choice");
         Json(Chat, $$$$$"""{"model":"{{{{{Model}}}}}","messages":{{{{{msgs}}}}},"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}""", 400, "tool_choice");
-        Json(Chat, $$$"""{"model":"{{{Model}}}","messages":{{{msgs}}},"tools":[{"type":"function","function":{"name":"f"}}]}""", 400, "tools");
+        Json(Chat, $$$"""{"model":"{{{Model}}}","messages":{{{msgs}}},"tools":[{"type":"function","function":{"name":"f"}}]}""", 400, "messages");
         // Out-of-range and mistyped parameters.
         Json(Chat, $$"""{"model":"{{Model}}","messages":{{msgs}},"temperature":-1}""", 400, "temperature");
         Json(Chat, $$"""{"model":"{{Model}}","messages":{{msgs}},"temperature":2.5}""", 400, "temperature");

@@ -147,6 +147,33 @@ public class ChoicesAndLogprobsTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Echoed_prompt_offsets_advance_over_the_prompt_and_point_at_each_tokens_text()
+    {
+        const string prompt = "Once upon a time there was a dog";
+        var promptTokens = server.Model.Tokenizer.Tokenize(prompt, addBos: true, parseSpecial: false).Length;
+        foreach (var stream in new[] { false, true })
+        {
+            var request = new { prompt, max_tokens = 4, temperature = 0, logprobs = 0, echo = true };
+            var chunks = stream ? await PostStream("v1/completions", request) : [await Post("v1/completions", request)];
+            var choices = chunks.SelectMany(c => c["choices"]!.AsArray()).ToList();
+            var text = string.Concat(choices.Select(c => (string)c!["text"]!));
+            var tokens = choices.SelectMany(c => c!["logprobs"]?["tokens"]?.AsArray().Select(t => (string)t!) ?? []).ToList();
+            var offsets = choices.SelectMany(c => c!["logprobs"]?["text_offset"]?.AsArray().Select(o => (int)o!) ?? []).ToList();
+
+            Assert.StartsWith(prompt, text);
+            Assert.Equal(prompt.Length, offsets[promptTokens]);
+            for (var i = 1; i < tokens.Count; i++)
+            {
+                Assert.True(offsets[i] >= offsets[i - 1], $"offsets go back at token {i}: {string.Join(",", offsets)}");
+                // The echo drops the leading space SentencePiece adds to the first word.
+                var piece = offsets[i] == 0 ? tokens[i].TrimStart() : tokens[i];
+                Assert.Equal(piece, text.Substring(offsets[i], piece.Length));
+            }
+            Assert.Equal(prompt.Length - tokens[promptTokens - 1].Length, offsets[promptTokens - 1]);
+        }
+    }
+
+    [Fact]
     public async Task Echo_with_logprobs_scores_the_prompt_as_token_ids_and_text_alike()
     {
         var ids = server.Model.Tokenizer.Tokenize("Once upon a time there was a dog", addBos: true, parseSpecial: false);

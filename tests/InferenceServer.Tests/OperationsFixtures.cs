@@ -60,12 +60,13 @@ public sealed class BusyServerCollection : ICollectionFixture<BusyServerFixture>
     public const string Name = "busy server";
 }
 
-/// <summary>API keys (two on the command line, one in a file), per-key rate limits and request limits.</summary>
+/// <summary>API keys (two on the command line, one in a file, an admin and a metrics key), per-key rate limits and request limits.</summary>
 public sealed class GuardedServerFixture : ServerFixture
 {
     public const string Key = "sk-test-first";
     public const string FileKey = "sk-test-from-file";
     public const string AdminKey = "sk-test-admin";
+    public const string MetricsKey = "sk-test-metrics";
     public const int RequestsPerMinute = 3;
     public const int TokensPerMinute = 300;
 
@@ -78,7 +79,7 @@ public sealed class GuardedServerFixture : ServerFixture
 
     protected override string[] ExtraArgs =>
     [
-        "-np", "4", "--api-key", Key, "--admin-api-key", AdminKey, .. SpareKeys.SelectMany(k => new[] { "--api-key", k }), "--api-key-file", _keyFile,
+        "-np", "4", "--api-key", Key, "--admin-api-key", AdminKey, "--metrics-api-key", MetricsKey, .. SpareKeys.SelectMany(k => new[] { "--api-key", k }), "--api-key-file", _keyFile,
         "--rate-limit-rpm", RequestsPerMinute.ToString(), "--rate-limit-tpm", TokensPerMinute.ToString(),
         "--max-body-bytes", "4000", "--max-messages", "3", "--max-prompt-tokens", "40", "--max-completion-tokens", "100",
     ];

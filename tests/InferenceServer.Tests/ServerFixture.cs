@@ -44,6 +44,8 @@ public class ServerFixture : IAsyncLifetime
         Endpoint = new Uri(BaseUrl, "v1"),
         RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries),
         NetworkTimeout = TimeSpan.FromMinutes(2),
+        // Every response the SDK reads is validated against OpenAI's published schemas.
+        Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(new HttpClient(new OpenAiSchemaCheck()) { Timeout = Timeout.InfiniteTimeSpan }),
     };
 
     public async Task InitializeAsync()
@@ -52,7 +54,7 @@ public class ServerFixture : IAsyncLifetime
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
-        Http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromMinutes(2) };
+        Http = new HttpClient(new OpenAiSchemaCheck()) { BaseAddress = BaseUrl, Timeout = TimeSpan.FromMinutes(2) };
 
         var deadline = DateTime.UtcNow.AddMinutes(1);
         while ((await Http.GetAsync("health")).StatusCode != System.Net.HttpStatusCode.OK)

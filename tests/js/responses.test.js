@@ -18,8 +18,8 @@ const citySchema = {
 const validateCity = ajv.compile(citySchema);
 const weatherTool = { type: 'function', name: 'get_weather', description: 'Weather in a city', parameters: citySchema, strict: true };
 
-// OpenAI's published schemas (../shared/openapi beside the repository): every body and event must match its own.
-const openapi = JSON.parse(readFileSync(new URL('../../../shared/openapi/openai-schemas.json', import.meta.url), 'utf8'));
+// OpenAI's published Responses API schemas (tests/fixtures/openapi, with provenance): every body and event must match its own.
+const openapi = JSON.parse(readFileSync(new URL('../fixtures/openapi/openai-responses-api.json', import.meta.url), 'utf8'));
 const schemas = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
 schemas.addSchema({ $id: 'openai', components: openapi.components });
 // A stream event is checked against the event schema of its own type, for errors that name what is wrong.

@@ -2,8 +2,8 @@ namespace InferenceServer.Templates.Runtime;
 
 /// <summary>
 /// Attribute and item lookup as Jinja2's sandbox does it: `a.b` tries the Python attribute (methods) then the item;
-/// `a[b]` tries the item then the attribute; misses give Undefined; names starting with '_' and mutating methods of
-/// lists/dicts (ImmutableSandboxedEnvironment) give an Undefined that raises SecurityError when used.
+/// `a[b]` tries the item then the attribute; misses give Undefined; names starting with '_' give an Undefined that
+/// raises SecurityError when used (SandboxedEnvironment).
 /// </summary>
 internal static class Access
 {
@@ -17,11 +17,9 @@ internal static class Access
             case LoopContext loop: return loop.Get(name);
             case PyDict d:
                 if (Methods.Find(d, name) is { } dm) return dm;
-                if (Methods.IsUnsafe(d, name)) return Unsafe(obj, name);
                 return d.TryGetValue(name, out var dv) ? dv : Missing(obj, name);
             default:
                 if (Methods.Find(obj, name) is { } m) return m;
-                if (obj is not null && Methods.IsUnsafe(obj, name)) return Unsafe(obj, name);
                 return Missing(obj, name);
         }
     }

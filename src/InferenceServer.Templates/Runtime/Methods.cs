@@ -3,7 +3,11 @@ using System.Text;
 
 namespace InferenceServer.Templates.Runtime;
 
-/// <summary>The Python methods templates call on str, list and dict values (what the sandbox lets through).</summary>
+/// <summary>
+/// The Python methods templates call on str, list and dict values. As in Jinja2's SandboxedEnvironment and
+/// llama.cpp (not transformers' ImmutableSandboxedEnvironment), lists and dicts may be changed: Kimi-K2's template
+/// builds its tool results with list.append and dict.update. What a template changes is its own copy of the request.
+/// </summary>
 internal static class Methods
 {
     private static readonly HashSet<string> StringMethods =
@@ -13,10 +17,8 @@ internal static class Methods
         "isalnum", "isspace", "isupper", "islower", "isnumeric", "isdecimal", "zfill", "center", "ljust", "rjust",
         "partition", "rpartition", "swapcase", "casefold", "removeprefix", "removesuffix",
     ];
-    private static readonly HashSet<string> DictMethods = ["get", "items", "keys", "values", "copy"];
-    private static readonly HashSet<string> UnsafeDictMethods = ["clear", "pop", "popitem", "setdefault", "update"];
-    private static readonly HashSet<string> ListMethods = ["index", "count", "copy", "pop", "clear"];
-    private static readonly HashSet<string> UnsafeListMethods = ["append", "reverse", "insert", "sort", "extend", "remove"];
+    private static readonly HashSet<string> DictMethods = ["get", "items", "keys", "values", "copy", "clear", "pop", "popitem", "setdefault", "update"];
+    private static readonly HashSet<string> ListMethods = ["index", "count", "copy", "pop", "clear", "append", "reverse", "insert", "sort", "extend", "remove"];
 
     public static BoundMethod? Find(object? obj, string name) => obj switch
     {
@@ -25,13 +27,6 @@ internal static class Methods
         PyList when ListMethods.Contains(name) => new BoundMethod(obj, name),
         PyTuple when name is "index" or "count" => new BoundMethod(obj, name),
         _ => null,
-    };
-
-    public static bool IsUnsafe(object obj, string name) => obj switch
-    {
-        PyDict => UnsafeDictMethods.Contains(name),
-        PyList => UnsafeListMethods.Contains(name),
-        _ => false,
     };
 
     public static object? Call(BoundMethod method, List<object?> args, List<(string Name, object? Value)> kwargs)
@@ -75,6 +70,47 @@ internal static class Methods
                     foreach (var (k, val) in d.Pairs) c[k!] = val;
                     return c;
                 }
+            case "clear":
+                a.Count(0, 0);
+                foreach (var key in d.Keys.ToList()) d.Remove(key);
+                return null;
+            case "pop":
+                a.Count(1, 2);
+                if (d.TryGetValue(a[0], out var popped))
+                {
+                    d.Remove(a[0]);
+                    return popped;
+                }
+                return a.Has(1) ? a[1] : throw new TemplateRenderException($"KeyError: {PyOps.Repr(a[0])}");
+            case "popitem":
+                {
+                    a.Count(0, 0);
+                    if (d.Count == 0) throw new TemplateRenderException("KeyError: 'popitem(): dictionary is empty'");
+                    var (key, value) = d.Pairs.Last();
+                    d.Remove(key);
+                    return new PyTuple([key, value]);
+                }
+            case "setdefault":
+                a.Count(1, 2);
+                if (d.TryGetValue(a[0], out var existing)) return existing;
+                d[a[0]!] = a.Opt(1, null);
+                return d[a[0]!];
+            case "update":
+                if (a.Has(1)) throw PyOps.TypeError("update expected at most 1 argument");
+                if (a.Has(0))
+                {
+                    if (a[0] is PyDict other)
+                        foreach (var (key, value) in other.Pairs.ToList()) d[key!] = value;
+                    else
+                        foreach (var pair in PyOps.Iterate(a[0]).ToList())
+                        {
+                            var items = PyOps.Iterate(pair).ToList();
+                            if (items.Count != 2) throw new TemplateRenderException("ValueError: dictionary update sequence element has the wrong length; 2 is required");
+                            d[items[0]!] = items[1];
+                        }
+                }
+                foreach (var (key, value) in a.Keywords) d[key] = value;
+                return null;
             default: throw new InvalidOperationException(name);
         }
     }
@@ -96,6 +132,35 @@ internal static class Methods
                 }
             case "clear": l.Clear(); return null;
             case "copy": return new PyList(l);
+            case "append": a.Count(1, 1); l.Add(a[0]); return null;
+            case "extend": a.Count(1, 1); l.AddRange(PyOps.Iterate(a[0]).ToList()); return null;
+            case "insert":
+                {
+                    a.Count(2, 2);
+                    long i = PyOps.ToLong(a[0]);
+                    if (i < 0) i += l.Count;
+                    l.Insert((int)Math.Clamp(i, 0, l.Count), a[1]);
+                    return null;
+                }
+            case "remove":
+                {
+                    a.Count(1, 1);
+                    var i = l.FindIndex(x => PyOps.Equal(x, a[0]));
+                    if (i < 0) throw new TemplateRenderException("ValueError: list.remove(x): x not in list");
+                    l.RemoveAt(i);
+                    return null;
+                }
+            case "reverse": a.Count(0, 0); l.Reverse(); return null;
+            case "sort":
+                {
+                    // Stable, as Python's; sort(key=...) takes a function, which templates cannot define.
+                    var comparer = Comparer<object?>.Create(PyOps.Compare);
+                    var reverse = a.Has(0, "reverse") && PyOps.Truthy(a.Get(0, "reverse"));
+                    var sorted = (reverse ? l.OrderDescending(comparer) : l.Order(comparer)).ToList();
+                    l.Clear();
+                    l.AddRange(sorted);
+                    return null;
+                }
             default: return CallSequence(l, name, a);
         }
     }
@@ -404,6 +469,7 @@ internal static class Methods
     private sealed class Args(string method, List<object?> positional, List<(string Name, object? Value)> keywords)
     {
         public object? this[int i] => i < positional.Count ? positional[i] : throw PyOps.TypeError($"{method}() missing required argument");
+        public IEnumerable<(string Name, object? Value)> Keywords => keywords;
         public bool Has(int i, string? keyword = null) => i < positional.Count || (keyword is not null && keywords.Any(k => k.Name == keyword));
         public object? Get(int i, string keyword) => i < positional.Count ? positional[i] : keywords.First(k => k.Name == keyword).Value;
         public object? Opt(int i, object? fallback) => i < positional.Count ? positional[i] : fallback;

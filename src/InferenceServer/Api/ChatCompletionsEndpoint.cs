@@ -17,7 +17,7 @@ internal static class ChatCompletionsEndpoint
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
             .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
 
-        var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format");
+        var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format", loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
         settings = plan.Settings;
         var id = GenerationStreams.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, plan.Tokens, model.Engine.MaxSequenceTokens, "messages");
@@ -45,8 +45,8 @@ internal static class ChatCompletionsEndpoint
             return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
         }).ToList();
         // The choices share one prompt: it is counted once.
-        return TypedResults.Json(new ChatCompletion(id, created, model.Id, choices,
-            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens)), ApiJson.Options);
+        return ApiJson.Whole(new ChatCompletion(id, created, model.Id, choices,
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens)));
     }
 
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ResolvedRequest resolved,

@@ -1,14 +1,16 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using InferenceServer.Engine;
+using InferenceServer.ToolCalls;
 
 namespace InferenceServer.Api;
 
 /// <summary>
 /// The part of a chat request that becomes the prompt: messages (normalised to what chat templates
-/// expect), tool settings and chat_template_kwargs. Shared by /v1/chat/completions and /apply-template.
+/// expect), tool settings, chat_template_kwargs, and vLLM's add_generation_prompt and continue_final_message.
+/// Shared by /v1/chat/completions and /apply-template.
 /// </summary>
-internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObject? TemplateKwargs)
+internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObject? TemplateKwargs, bool AddGenerationPrompt = true, bool ContinueFinalMessage = false)
 {
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool"];
 
@@ -26,23 +28,49 @@ internal sealed record ChatInput(JsonArray Messages, ToolSettings Tools, JsonObj
             kwargs ??= [];
             kwargs.TryAdd("reasoning_effort", effort);
         }
-        return new ChatInput(ReadMessages(reader), toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off, kwargs);
+        var continueFinal = reader.OptionalBool("continue_final_message") ?? false;
+        var generationPrompt = reader.OptionalBool("add_generation_prompt") ?? !continueFinal;
+        if (continueFinal && generationPrompt)
+            throw RequestReader.Invalid("continue_final_message", "'continue_final_message' continues the last message, so it cannot be combined with 'add_generation_prompt': true.");
+        return new ChatInput(ReadMessages(reader), toolsServed ? ToolSettings.Read(reader) : ToolSettings.Off, kwargs, generationPrompt, continueFinal);
     }
 
+    /// <summary>How the output is parsed for tool calls: the template family's syntax, the generic JSON one when the tools went into a generic system message, or none.</summary>
+    public ToolCallSyntax? OutputSyntax(IChatPromptRenderer renderer) =>
+        !Tools.Active ? null : renderer.RendersTools ? ToolCallSyntax.ForTemplate(renderer.TemplateSource) : ToolCallSyntax.Of(ToolCallFormat.Generic);
+
     /// <summary>Renders the prompt; a template's refusal or failure is a 400 with its message.</summary>
-    public string Render(IChatPromptRenderer renderer)
+    public string Render(IChatPromptRenderer renderer, ILogger logger)
     {
+        var messages = Messages;
+        var tools = Tools.TemplateTools;
+        if (tools is not null && !renderer.RendersTools)
+        {
+            messages = GenericToolPrompt.Describe(messages, tools);
+            tools = null;
+            GenericToolPrompt.Warn(logger, renderer);
+        }
         string prompt;
         try
         {
-            prompt = renderer.Render(new ChatConversation(Messages, Tools.TemplateTools, AddGenerationPrompt: true, TemplateKwargs));
+            prompt = renderer.Render(new ChatConversation(messages, tools, AddGenerationPrompt, TemplateKwargs));
         }
         catch (ChatTemplateException ex)
         {
             throw RequestReader.Invalid("messages", ex.Message, "chat_template_error");
         }
-        Tools.CheckRendered(renderer, prompt);
-        return prompt;
+        if (tools is not null) Tools.CheckRendered(renderer, prompt);
+        return ContinueFinalMessage ? OpenFinalMessage(prompt) : prompt;
+    }
+
+    /// <summary>The prompt cut right after the last message's content (vLLM's continue_final_message), so the model continues that message.</summary>
+    private string OpenFinalMessage(string prompt)
+    {
+        var content = (string)Messages[^1]!["content"]!;
+        var at = content.Length == 0 ? -1 : prompt.LastIndexOf(content, StringComparison.Ordinal);
+        return at >= 0
+            ? prompt[..(at + content.Length)]
+            : throw RequestReader.Invalid("continue_final_message", "'continue_final_message' needs a last message whose content the chat template writes out as it is, and this one's is not.");
     }
 
     private static JsonArray ReadMessages(RequestReader reader)

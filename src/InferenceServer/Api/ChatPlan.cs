@@ -10,11 +10,12 @@ internal sealed record ChatPlan(int[] Tokens, GenerationSettings Settings, Outpu
 {
     /// <param name="inputParam">The request field that holds the conversation, named in errors about the prompt.</param>
     /// <param name="formatParam">The request field that asked for an output format, named when it clashes with a forced call.</param>
-    public static ChatPlan Prepare(ResolvedRequest resolved, ChatInput input, GenerationSettings settings, string inputParam, string formatParam)
+    /// <param name="logger">Hears the warning when a template that renders no tools gets them in a generic system message.</param>
+    public static ChatPlan Prepare(ResolvedRequest resolved, ChatInput input, GenerationSettings settings, string inputParam, string formatParam, ILogger logger)
     {
         var model = resolved.Model;
-        var prompt = input.Render(model.ChatRenderer);
-        var syntax = input.Tools.Active ? ToolCallSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
+        var prompt = input.Render(model.ChatRenderer, logger);
+        var syntax = input.OutputSyntax(model.ChatRenderer);
         if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
         {
             if (settings.Sampling.Grammar is not null)

@@ -57,8 +57,8 @@ internal static class CompletionsEndpoint
         }).ToList();
         // Each prompt is counted once, however many choices it has.
         var firstChoices = results.Where(r => r.Index % settings.Choices == 0).ToList();
-        return TypedResults.Json(new TextCompletion(id, created, model.Id, textChoices,
-            Usage.Of(firstChoices.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), firstChoices.Sum(r => r.CachedTokens))), ApiJson.Options);
+        return ApiJson.Whole(new TextCompletion(id, created, model.Id, textChoices,
+            Usage.Of(firstChoices.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), firstChoices.Sum(r => r.CachedTokens))));
     }
 
     /// <summary>One choice's stream, the prompt it continues, and the text echoed before its completion (empty without echo).</summary>

@@ -25,7 +25,7 @@ internal static class EmbeddingsEndpoint
         var data = vectors.Select((vector, index) => new EmbeddingObject(index,
             format == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())) : vector)).ToList();
         var tokens = inputs.Sum(i => i.Length);
-        return TypedResults.Json(new EmbeddingList(data, model.Id, new EmbeddingUsage(tokens, tokens)), ApiJson.Options);
+        return ApiJson.Whole(new EmbeddingList(data, model.Id, new EmbeddingUsage(tokens, tokens)));
     }
 
     /// <summary>A string, an array of strings, an array of token ids, or an array of token-id arrays.</summary>

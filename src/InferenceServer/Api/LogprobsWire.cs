@@ -54,8 +54,13 @@ internal sealed class TextLogprobsBuilder(ITokenizer tokenizer)
     /// <summary>The echoed prompt: its first token has no logprob; <paramref name="scored"/> covers the rest.</summary>
     public void AddPrompt(int[] prompt, IReadOnlyList<TokenLogprob> scored, int echoedLength)
     {
+        var first = _offsets.Count;
         Add(prompt[0], null, null);
         foreach (var token in scored) Add(token);
+        // The tokens can decode to more text than the echo holds (SentencePiece's leading space, which the echo
+        // drops): the prompt's offsets are aligned at its end and kept inside the echo.
+        var extra = Math.Max(0, _offset - echoedLength);
+        for (var i = first; i < _offsets.Count; i++) _offsets[i] = Math.Clamp(_offsets[i] - extra, 0, echoedLength);
         // The completion's offsets continue after the prompt as the client sees it, whatever its tokens decode to.
         _offset = echoedLength;
     }

@@ -16,18 +16,11 @@ internal sealed class RequestReader(JsonObject body)
         if (request.ContentType is { } contentType && !request.HasJsonContentType())
             throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
                 $"Unsupported Content-Type '{contentType}': send the request body as application/json.", "invalid_request_error"));
+        if (RequestBody.UnsupportedCharset(request) is { } charset)
+            throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
+                $"Unsupported charset '{charset}': send the JSON body as UTF-8.", "invalid_request_error", Code: "unsupported_charset"));
 
-        JsonNode? node;
-        try
-        {
-            // A key given twice is ambiguous (and JsonObject would throw on it later): refused while parsing.
-            node = await JsonNode.ParseAsync(request.Body, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }, cancellationToken: cancellationToken);
-        }
-        catch (JsonException ex)
-        {
-            throw new ApiException(ApiError.BadRequest(
-                $"We could not parse the JSON body of your request: {ex.Message} The body must be a JSON object."));
-        }
+        var node = RequestBody.ParseJson(await RequestBody.ReadAsync(request, cancellationToken));
         return node is JsonObject obj
             ? new RequestReader(obj)
             : throw new ApiException(ApiError.BadRequest("The request body must be a JSON object."));

@@ -20,8 +20,11 @@ internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<Func
     /// <summary>Whether the model is offered tools and its output is parsed for calls.</summary>
     public bool Active => Functions.Count > 0 && Choice != ToolChoice.None;
 
-    /// <summary>The tools as the template should see them: none when tool_choice is "none".</summary>
-    public JsonArray? TemplateTools => Active ? Tools : null;
+    /// <summary>
+    /// The tools as the template should see them, also when tool_choice is "none" (as OpenAI does): the model
+    /// must not call one, and the next turn of an agent loop finds the same prompt prefix in the cache.
+    /// </summary>
+    public JsonArray? TemplateTools => Functions.Count > 0 ? Tools : null;
 
     public static ToolSettings Read(RequestReader reader)
     {
@@ -51,13 +54,9 @@ internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<Func
             : grammar;
     }
 
-    /// <summary>Refuses tools the template would drop: llama-server silently ignores them, which leaves clients guessing.</summary>
+    /// <summary>Refuses tools the template dropped from the prompt: llama-server silently ignores them, which leaves clients guessing.</summary>
     public void CheckRendered(IChatPromptRenderer renderer, string prompt)
     {
-        if (!Active) return;
-        if (!renderer.RendersTools)
-            throw RequestReader.Invalid("tools", $"This model's chat template ({renderer.Name}) does not render tools, so the model would never see them. " +
-                "Start the server with --chat-template FILE naming a template that renders tools, or leave 'tools' out.", "tools_not_supported");
         if (Functions.FirstOrDefault(f => !prompt.Contains(f.Name, StringComparison.Ordinal)) is { } missing)
             throw RequestReader.Invalid("tools", $"This model's chat template ({renderer.Name}) dropped the tool '{missing.Name}' from the prompt, so the model would never see it.", "tools_not_supported");
     }

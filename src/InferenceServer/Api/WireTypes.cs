@@ -35,6 +35,9 @@ internal sealed record ChatMessage(string Role, [property: JsonIgnore(Condition 
 {
     public string? ReasoningContent { get; init; }
     public string? Reasoning { get; init; }
+    /// <summary>OpenAI's schema requires the field; this server never refuses in words, so it is always null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? Refusal => null;
 }
 
 /// <summary>A whole tool call (in a message) or one piece of it (in a delta: the first piece carries id, type and name, later ones argument text).</summary>

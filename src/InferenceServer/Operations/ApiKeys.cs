@@ -26,11 +26,13 @@ internal sealed class ApiKeys
 {
     private readonly byte[][] _hashes;
     private readonly byte[][] _adminHashes;
+    private readonly byte[][] _metricsHashes;
 
-    private ApiKeys(IEnumerable<string> keys, IEnumerable<string> adminKeys)
+    private ApiKeys(IEnumerable<string> keys, IEnumerable<string> adminKeys, IEnumerable<string> metricsKeys)
     {
         _adminHashes = adminKeys.Select(Hash).Distinct(new HashComparer()).ToArray();
         _hashes = keys.Select(Hash).Concat(_adminHashes).Distinct(new HashComparer()).ToArray();
+        _metricsHashes = metricsKeys.Select(Hash).Distinct(new HashComparer()).ToArray();
     }
 
     public bool Required => _hashes.Length > 0;
@@ -53,23 +55,42 @@ internal sealed class ApiKeys
                 throw new ArgumentException($"--api-key-file {file}: {ex.Message}");
             }
         }
-        return new ApiKeys(keys, options.AdminApiKeys.Where(k => k.Length > 0));
+        return new ApiKeys(keys, options.AdminApiKeys.Where(k => k.Length > 0), options.MetricsApiKeys.Where(k => k.Length > 0));
     }
 
     /// <summary>The caller's identity, or the 401 to answer with.</summary>
     public (RequestIdentity? Identity, ApiError? Error) Authenticate(string? authorization)
     {
         if (!Required) return (RequestIdentity.Anonymous, null);
-        const string scheme = "Bearer ";
-        if (authorization is null || !authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || authorization.Length == scheme.Length)
+        if (Presented(authorization) is not { } presented)
             return (null, new ApiError(StatusCodes.Status401Unauthorized,
                 "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 "invalid_request_error", Code: "missing_api_key"));
-
-        var presented = Hash(authorization[scheme.Length..].Trim());
         return Matches(presented, _hashes)
             ? (new RequestIdentity("key-" + Convert.ToHexStringLower(presented, 0, 8), Matches(presented, _adminHashes)), null)
             : (null, new ApiError(StatusCodes.Status401Unauthorized, "Incorrect API key provided.", "invalid_request_error", Code: "invalid_api_key"));
+    }
+
+    /// <summary>
+    /// The 401 for a /metrics scrape without a metrics or admin key, when metrics keys are configured. The
+    /// metrics name models, adapters and request volumes; API keys do not open them, so a client cannot read them.
+    /// </summary>
+    public ApiError? AuthorizeMetrics(string? authorization)
+    {
+        if (_metricsHashes.Length == 0) return null;
+        var presented = Presented(authorization);
+        return presented is not null && (Matches(presented, _metricsHashes) | Matches(presented, _adminHashes)) ? null
+            : new ApiError(StatusCodes.Status401Unauthorized, "/metrics needs a metrics API key (--metrics-api-key) or an admin key, sent as 'Authorization: Bearer KEY'.",
+                "invalid_request_error", Code: presented is null ? "missing_api_key" : "invalid_api_key");
+    }
+
+    /// <summary>The hash of the key in "Bearer KEY", or null when there is none.</summary>
+    private static byte[]? Presented(string? authorization)
+    {
+        const string scheme = "Bearer ";
+        return authorization is not null && authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && authorization.Length > scheme.Length
+            ? Hash(authorization[scheme.Length..].Trim())
+            : null;
     }
 
     /// <summary>Compares against every key, so the time taken does not say which one matched.</summary>

@@ -40,12 +40,11 @@ internal static class Conversations
         ["role"] = "tool", ["tool_call_id"] = "call_abc123", ["name"] = "get_weather", ["content"] = "{\"temperature\": 21, \"sky\": \"clear\"}",
     };
 
-    private static JsonObject Context(JsonArray messages, bool addGenerationPrompt, JsonArray? tools = null)
+    private static JsonObject Context(JsonArray messages, JsonArray? tools = null)
     {
         var c = new JsonObject
         {
             ["messages"] = messages,
-            ["add_generation_prompt"] = addGenerationPrompt,
             ["bos_token"] = "<s>",
             ["eos_token"] = "</s>",
         };
@@ -63,17 +62,26 @@ internal static class Conversations
         return context;
     }
 
+    /// <summary>Each conversation rendered with add_generation_prompt false and true.</summary>
     public static IReadOnlyList<(string Name, JsonObject Context)> All() =>
+        Base().SelectMany(c => new[] { false, true }.Select(generationPrompt =>
+        {
+            var context = (JsonObject)c.Context.DeepClone();
+            context["add_generation_prompt"] = generationPrompt;
+            return ($"{c.Name}{(generationPrompt ? "+generation_prompt" : "")}", context);
+        })).ToList();
+
+    private static IReadOnlyList<(string Name, JsonObject Context)> Base() =>
     [
-        ("system_user", Context([Msg("system", "You are a helpful assistant."), Msg("user", "Hello!")], true)),
-        ("user_only_no_prompt", Context([Msg("user", Tricky)], false)),
-        ("multi_turn", Context([Msg("system", "Be brief."), Msg("user", "Hi"), Msg("assistant", "Hello! How can I help?"), Msg("user", Tricky)], true)),
-        ("multi_turn_ends_assistant", Context([Msg("user", "Hi"), Msg("assistant", "Hello there."), Msg("user", "Bye"), Msg("assistant", "Goodbye!")], false)),
-        ("developer_role", Context([Msg("developer", "Answer in French."), Msg("user", "Hello")], true)),
-        ("tools_given", Context([Msg("system", "You can call tools."), Msg("user", "Weather in Paris?")], true, Tools())),
-        ("tool_calls_object_args", Context([Msg("user", "Weather in Paris?"), ToolCallTurn(false, null), ToolResult()], true, Tools())),
-        ("tool_calls_string_args", Context([Msg("system", "Use tools."), Msg("user", "Weather in Paris?"), ToolCallTurn(true, ""), ToolResult(), Msg("assistant", "It is 21 degrees and clear."), Msg("user", "Thanks")], true, Tools())),
-        ("extra_kwargs", WithExtras(Context([Msg("system", "You are terse."), Msg("user", "Hello!")], true))),
-        ("tool_calls_no_tools_list", Context([Msg("user", "Weather?"), ToolCallTurn(false, "Let me check."), ToolResult()], false)),
+        ("system_user", Context([Msg("system", "You are a helpful assistant."), Msg("user", "Hello!")])),
+        ("user_only", Context([Msg("user", Tricky)])),
+        ("multi_turn", Context([Msg("system", "Be brief."), Msg("user", "Hi"), Msg("assistant", "Hello! How can I help?"), Msg("user", Tricky)])),
+        ("multi_turn_ends_assistant", Context([Msg("user", "Hi"), Msg("assistant", "Hello there."), Msg("user", "Bye"), Msg("assistant", "Goodbye!")])),
+        ("developer_role", Context([Msg("developer", "Answer in French."), Msg("user", "Hello")])),
+        ("tools_given", Context([Msg("system", "You can call tools."), Msg("user", "Weather in Paris?")], Tools())),
+        ("tool_calls_object_args", Context([Msg("user", "Weather in Paris?"), ToolCallTurn(false, null), ToolResult()], Tools())),
+        ("tool_calls_string_args", Context([Msg("system", "Use tools."), Msg("user", "Weather in Paris?"), ToolCallTurn(true, ""), ToolResult(), Msg("assistant", "It is 21 degrees and clear."), Msg("user", "Thanks")], Tools())),
+        ("extra_kwargs", WithExtras(Context([Msg("system", "You are terse."), Msg("user", "Hello!")]))),
+        ("tool_calls_no_tools_list", Context([Msg("user", "Weather?"), ToolCallTurn(false, "Let me check."), ToolResult()])),
     ];
 }

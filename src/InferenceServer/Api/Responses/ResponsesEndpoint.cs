@@ -29,7 +29,7 @@ internal static class ResponsesEndpoint
     {
         var aborted = http.RequestAborted;
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
-        var prepared = await PrepareAsync(http, reader, resolver, store);
+        var prepared = await PrepareAsync(http, reader, resolver, store, loggers.CreateLogger(typeof(ResponsesEndpoint)));
         var (resolved, request, plan) = (prepared.Resolved, prepared.Request, prepared.Plan);
         var header = new ResponseHeader(ResponseIds.New("resp"), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), resolved.Model.Id, request, reader, prepared.PreviousId);
         var engineRequest = plan.Settings.ToEngineRequest(header.Id, plan.Tokens, resolved.Model.Engine.MaxSequenceTokens, "input");
@@ -46,14 +46,14 @@ internal static class ResponsesEndpoint
 
         var result = await GenerationStreams.GatherAsync(0, streams[0], aborted);
         output.Push(result.Text, plan.Settings.Logprobs is null ? null : Logprobs(resolved, result.Logprobs));
-        return TypedResults.Json(finish.Complete(result.Reason, result.PromptTokens, result.CompletionTokens, result.CachedTokens, out _), ApiJson.Options);
+        return ApiJson.Whole(finish.Complete(result.Reason, result.PromptTokens, result.CompletionTokens, result.CachedTokens, out _));
     }
 
     /// <summary>How many tokens the request's input would be, with its instructions, tools and previous response; nothing is generated.</summary>
-    private static async Task<IResult> CountInputTokensAsync(HttpContext http, RequestResolver resolver, ResponseStore store)
+    private static async Task<IResult> CountInputTokensAsync(HttpContext http, RequestResolver resolver, ResponseStore store, ILoggerFactory loggers)
     {
         var reader = await RequestReader.ReadAsync(http.Request, http.RequestAborted);
-        var prepared = await PrepareAsync(http, reader, resolver, store);
+        var prepared = await PrepareAsync(http, reader, resolver, store, loggers.CreateLogger(typeof(ResponsesEndpoint)));
         return TypedResults.Json(new JsonObject { ["object"] = "response.input_tokens", ["input_tokens"] = prepared.Plan.Tokens.Length }, ApiJson.Options);
     }
 
@@ -98,7 +98,7 @@ internal static class ResponsesEndpoint
     private sealed record Prepared(ResolvedRequest Resolved, ResponseRequest Request, ChatPlan Plan, string? PreviousId, int MessageCount);
 
     /// <summary>Resolves the model, finds the previous response, reads the request and plans its prompt (shared by create and input_tokens).</summary>
-    private static async Task<Prepared> PrepareAsync(HttpContext http, RequestReader reader, RequestResolver resolver, ResponseStore store)
+    private static async Task<Prepared> PrepareAsync(HttpContext http, RequestReader reader, RequestResolver resolver, ResponseStore store, ILogger logger)
     {
         var resolved = await resolver.ResolveAsync(http, reader);
         var previousId = reader.OptionalString("previous_response_id");
@@ -112,7 +112,7 @@ internal static class ResponsesEndpoint
         var settings = GenerationSettings.Read(reader, "max_output_tokens", model.Tokenizer.VocabularySize, toolsServed: true);
         settings = ResponseRequest.ChatParams(() => settings.WithResponseFormat(chat, model.Grammars));
         if (request.TopLogprobs is > 0) settings = settings with { Logprobs = request.TopLogprobs };
-        var plan = ResponseRequest.ChatParams(() => ChatPlan.Prepare(resolved, input, settings, "input", "text.format"));
+        var plan = ResponseRequest.ChatParams(() => ChatPlan.Prepare(resolved, input, settings, "input", "text.format", logger));
         return new Prepared(resolved, request, plan, previousId, input.Messages.Count);
     }
 
