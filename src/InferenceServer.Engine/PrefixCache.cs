@@ -133,20 +133,11 @@ internal sealed class PrefixCache
     }
 
     /// <summary>Frees least-recently-used unlocked leaves until at least <paramref name="cells"/> cells are freed; returns how many were.</summary>
-    public int Evict(int cells, Node? protect = null)
+    public int Evict(int cells)
     {
         var freed = 0;
-        while (freed < cells && EvictOne(protect) is { } evicted) freed += evicted;
+        while (freed < cells && EvictOne(protect: null) is { } evicted) freed += evicted;
         return freed;
-    }
-
-    /// <summary>Cells that <see cref="Evict"/> could free now.</summary>
-    public int EvictableCells()
-    {
-        var total = 0;
-        foreach (var node in AllNodes())
-            if (node.Locks == 0) total += node.Tokens.Length;
-        return total;
     }
 
     internal IEnumerable<Node> AllNodes()
@@ -224,7 +215,7 @@ internal sealed class PrefixCache
         return root;
     }
 
-    private static int CommonPrefix(ReadOnlySpan<int> a, ReadOnlySpan<int> b)
+    public static int CommonPrefix(ReadOnlySpan<int> a, ReadOnlySpan<int> b)
     {
         var n = Math.Min(a.Length, b.Length);
         var i = 0;

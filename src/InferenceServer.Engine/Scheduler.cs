@@ -52,7 +52,8 @@ internal sealed class Scheduler
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _admitted = new();
     private readonly Stack<SequenceSlot> _freeSlots = new();
-    private long _clock;
+    // Admission rounds so far: the prefix cache's recency clock (a node used in a later round is more recent).
+    private long _admissionRound;
     private long _steps;
     /// <summary>The step at which each running adapter set was last decoded; absent = not yet.</summary>
     private readonly Dictionary<AdapterSet, long> _groupServedAt = new();
@@ -90,7 +91,7 @@ internal sealed class Scheduler
     /// <summary>Admits what fits, in arrival order, attaching each one's longest cached prefix; returns the newly admitted.</summary>
     public IReadOnlyList<Sequence> Admit()
     {
-        _clock++;
+        _admissionRound++;
         var admitted = new List<Sequence>();
         while (_waiting.First is { } node && _freeSlots.Count > 0 && TryAdmit(node.Value))
         {
@@ -106,7 +107,7 @@ internal sealed class Scheduler
         var prompt = sequence.Request.PromptTokens;
         var key = sequence.Request.PrefixCacheKey;
         var attach = _cache is not null && !sequence.Request.PromptLogprobs;
-        var path = attach ? _cache!.Match(key, prompt, prompt.Length - 1, _clock) : PrefixCache.CachePath.Empty;
+        var path = attach ? _cache!.Match(key, prompt, prompt.Length - 1, _admissionRound) : PrefixCache.CachePath.Empty;
         if (attach && path.Length + WorthWaiting(sequence) <= LongestRunningPrefill(sequence)) return false;
 
         _cache?.Lock(path);
@@ -149,12 +150,8 @@ internal sealed class Scheduler
         {
             if (running.Status != SequenceStatus.Prefilling || running.Request.PromptLogprobs
                 || running.Request.PrefixCacheKey != waiting.Request.PrefixCacheKey) continue;
-            var a = running.Request.PromptTokens;
-            var b = waiting.Request.PromptTokens;
-            var shared = 0;
-            var n = Math.Min(a.Length, b.Length - 1);
-            while (shared < n && a[shared] == b[shared]) shared++;
-            longest = Math.Max(longest, shared);
+            // The waiting prompt's last token is always computed, so only the rest can be shared.
+            longest = Math.Max(longest, PrefixCache.CommonPrefix(running.Request.PromptTokens, waiting.Request.PromptTokens.AsSpan(..^1)));
         }
         return longest;
     }
@@ -271,7 +268,7 @@ internal sealed class Scheduler
 
     private void ShareWithCache(Sequence sequence, int length, bool keepLocked)
     {
-        var (path, moved) = _cache!.Insert(sequence.Request.PrefixCacheKey, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sequence.FedTokens)[..length], sequence.Slot, _clock);
+        var (path, moved) = _cache!.Insert(sequence.Request.PrefixCacheKey, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sequence.FedTokens)[..length], sequence.Slot, _admissionRound);
         sequence.PrivateReservation -= moved;
         ReservedCells -= moved;
         if (!keepLocked || path.Deepest == sequence.CachePath.Deepest) return;

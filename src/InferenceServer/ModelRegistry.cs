@@ -169,6 +169,12 @@ internal sealed class ModelRegistry : BackgroundService
         return done.Task;
     }
 
+    /// <summary>
+    /// The longest prompt chunk that --deterministic decodes at once: a chunk of 64 or more of one sequence's tokens
+    /// takes ggml's tiled attention kernel, whose rounding depends on where the chunk starts (docs/determinism.md).
+    /// </summary>
+    private const int LargestUntiledChunk = 63;
+
     private async Task LoadAsync(ModelSlot slot, TaskCompletionSource done)
     {
         var spec = slot.Spec;
@@ -195,9 +201,7 @@ internal sealed class ModelRegistry : BackgroundService
                 {
                     MaxQueuedRequests = _options.MaxQueue,
                     PrefixCaching = !_options.NoPrefixCache && !_options.Deterministic,
-                    // A chunk of 64 or more of one sequence's tokens takes ggml's tiled attention kernel, whose
-                    // rounding depends on where the chunk starts (docs/determinism.md).
-                    MaxPrefillChunk = _options.Deterministic ? 63 : int.MaxValue,
+                    MaxPrefillChunk = _options.Deterministic ? LargestUntiledChunk : int.MaxValue,
                     MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
                 },
                 _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]));

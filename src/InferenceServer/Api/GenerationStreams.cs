@@ -52,12 +52,16 @@ internal static class GenerationStreams
         await foreach (var item in merged.Reader.ReadAllAsync(cancellationToken)) yield return item;
     }
 
-    /// <summary>The one place engine finish reasons become OpenAI's.</summary>
+    /// <summary>
+    /// The one place engine finish reasons get their names: OpenAI's, and "abort" (vLLM's) for a request the client
+    /// cancelled, which logs and metrics show and no response carries.
+    /// </summary>
     public static string FinishReasonName(FinishReason reason) => reason switch
     {
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",
-        _ => "stop",
+        FinishReason.Cancelled => "abort",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Unknown finish reason."),
     };
 
     public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}";

@@ -176,7 +176,7 @@ internal sealed class InferenceTelemetry : IDisposable
         foreach (var (engineId, _) in record.Submitted) _inEngine.TryRemove(engineId, out _);
         if (http.Request.Path.StartsWithSegments("/v1"))
         {
-            var reason = record.Finished.LastOrDefault().Finished is { } last ? FinishReasonTag(last.Reason) : "none";
+            var reason = record.Finished.LastOrDefault().Finished is { } last ? GenerationStreams.FinishReasonName(last.Reason) : "none";
             _requests.Add(1, new KeyValuePair<string, object?>("status", http.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 new KeyValuePair<string, object?>("finish_reason", reason));
         }
@@ -203,8 +203,6 @@ internal sealed class InferenceTelemetry : IDisposable
         foreach (var (key, value) in tags) span.SetTag(key, value);
         span.SetEndTime(end.UtcDateTime);
     }
-
-    private static string FinishReasonTag(FinishReason reason) => reason == FinishReason.Cancelled ? "abort" : GenerationStreams.FinishReasonName(reason);
 
     public void Dispose()
     {

@@ -98,7 +98,7 @@ internal static partial class RequestPipeline
             finished.Sum(f => f.Finished.PromptTokens), finished.Sum(f => f.Finished.CachedPromptTokens), finished.Sum(f => f.Finished.CompletionTokens),
             finished.Max(f => f.Finished.Timings.QueueWait.TotalMilliseconds),
             finished.Select(f => f.Finished.Timings.TimeToFirstToken?.TotalMilliseconds).Min(),
-            elapsed.TotalMilliseconds, last.Reason == Engine.FinishReason.Cancelled ? "abort" : GenerationStreams.FinishReasonName(last.Reason));
+            elapsed.TotalMilliseconds, GenerationStreams.FinishReasonName(last.Reason));
     }
 
     [LoggerMessage(LogLevel.Information, "{Method} {Path} {StatusCode} in {DurationMs:0.0} ms")]
