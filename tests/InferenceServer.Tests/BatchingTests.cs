@@ -62,6 +62,26 @@ internal static class Greedy
 [Collection(DeterministicServerCollection.Name)]
 public class DeterministicBatchingTests(DeterministicServerFixture server)
 {
+    [Fact]
+    public async Task Seeded_choices_differ_from_each_other_and_reproduce()
+    {
+        async Task<List<string>> Choices()
+        {
+            using var response = await server.Http.PostAsJsonAsync("v1/chat/completions", new
+            {
+                model = ServerFixture.ModelId, messages = new[] { new { role = "user", content = "Tell me a story about a big red ball in the park with Tim." } },
+                n = 4, temperature = 1.0, seed = 7, max_tokens = 24,
+            });
+            response.EnsureSuccessStatusCode();
+            var body = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            return body["choices"]!.AsArray().Select(c => (string)c!["message"]!["content"]!).ToList();
+        }
+
+        var first = await Choices();
+        Assert.True(first.Distinct().Count() > 1, string.Join(" | ", first));
+        Assert.Equal(first, await Choices());
+    }
+
     /// <summary>Greedy, and sampled with a seed per request: each request has its own sampler and random stream.</summary>
     [Theory]
     [InlineData(0.0)]

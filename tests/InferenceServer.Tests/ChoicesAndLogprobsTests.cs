@@ -76,7 +76,7 @@ public class ChoicesAndLogprobsTests(ServerFixture server)
     }
 
     [Fact]
-    public async Task N_choices_share_one_prefill_reproduce_with_a_seed_and_count_the_prompt_once()
+    public async Task N_choices_share_one_prefill_and_count_the_prompt_once()
     {
         // A prompt no other test sends, so nothing of it is cached yet.
         var prompt = $"Tell me a story about a {Guid.NewGuid():N} and a big red ball in the park with Tim.";
@@ -98,9 +98,8 @@ public class ChoicesAndLogprobsTests(ServerFixture server)
         var computed = (after.QueriedTokens - before.QueriedTokens) - (after.HitTokens - before.HitTokens);
         Assert.True(promptTokens - cachedBefore > 20, $"{cachedBefore} of {promptTokens} were cached already");
         Assert.Equal(promptTokens - cachedBefore + 3, computed);
-
-        var again = await Post("v1/chat/completions", new { messages = Messages(prompt), n = 4, temperature = 1.0, seed = 7, max_tokens = 24 });
-        Assert.Equal(texts, again["choices"]!.AsArray().Select(c => (string)c!["message"]!["content"]!));
+        // That a seed reproduces the choices is tested on the deterministic server (DeterministicBatchingTests): here
+        // the second run would attend over KV cells laid out around the first run's cached ones, which rounds differently.
     }
 
     [Fact]
