@@ -65,7 +65,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl libgomp1 &
 COPY --from=build /app /app
 COPY --from=natives /natives /opt/llama.cpp/lib
 WORKDIR /app
-# Every setting is an environment variable Server__<Name> (see README); these are the container's defaults.
+# Every setting is an environment variable Server__<Name> (see docs/configuration.md); these are the container's defaults.
 ENV Server__Host=0.0.0.0 \
     Server__Port=8080 \
     Server__ModelCache=/models \
