@@ -33,8 +33,14 @@ public sealed record PrefixCacheStats(long QueriedTokens, long HitTokens, long E
 /// - Within the step's group, every step feeds the pending token of every decoding sequence before any
 ///   prompt chunk, so running streams advance whenever their group does; prompt chunks fill what is left
 ///   of the token budget, oldest first.
-/// - The prefix cache is keyed by isolation key AND adapter set: KV computed under one set is never
+/// - Cached KV is keyed by isolation key AND adapter set: KV computed under one set is never
 ///   attached to a sequence of another.
+/// - With a KV stream per sequence (<see cref="ModelLimits.StreamPerSequence"/>), a slot's stream outlives its
+///   request: a finished request's tokens stay resident until the slot is given to another request, which
+///   keeps the longest resident prefix it shares and drops the rest. A new request takes the free slot that
+///   shares most of its prompt (else the one used least recently), or a copy of a running sequence's stream
+///   when that shares more. Every reused cell was computed by the same kernels a cold request would use
+///   (per-sequence attention, chunks below 64 queries), so reuse never changes an output.
 /// - A batch never holds more than BatchTokens tokens, nor more than one chunk per sequence.
 /// - At least one prompt token is always decoded, so the first sampled token has logits: the last one,
 ///   in a later step than the rest of its prompt.
@@ -45,13 +51,23 @@ internal sealed class Scheduler
     /// <summary>A request waits while a running prefill will soon cache at least this many more of its prompt tokens.</summary>
     private const int SharedPrefillWorthWaiting = 32;
 
+    /// <summary>
+    /// The longest prompt chunk of one sequence in one decode when sequences have their own streams: 64 or more
+    /// queries take ggml's tiled attention kernel, whose rounding depends on where the chunk starts; below that,
+    /// chunk boundaries (and so load and cache hits) cannot change a logit (docs/determinism.md).
+    /// </summary>
+    internal const int LargestUntiledChunk = 63;
+
     private readonly ModelLimits _limits;
     private readonly IKvCacheOperations _kv;
     private readonly PrefixCache? _cache;
     private readonly int _maxPrefillChunk;
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _admitted = new();
-    private readonly Stack<SequenceSlot> _freeSlots = new();
+    private readonly List<SequenceSlot> _freeSlots = new();
+    /// <summary>With a stream per sequence and caching on: what each free slot's stream still holds, by slot id.</summary>
+    private readonly ResidentPrefix[]? _resident;
+    private long _residentEvictions;
     // Admission rounds so far: the prefix cache's recency clock (a node used in a later round is more recent).
     private long _admissionRound;
     private long _steps;
@@ -64,9 +80,11 @@ internal sealed class Scheduler
     {
         _limits = limits;
         _kv = kv;
-        _maxPrefillChunk = maxPrefillChunk;
-        for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Push(new SequenceSlot(slot));
-        if (prefixCaching && limits.SequenceIds > limits.MaxSequences)
+        _maxPrefillChunk = limits.StreamPerSequence ? Math.Min(maxPrefillChunk, LargestUntiledChunk) : maxPrefillChunk;
+        for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Add(new SequenceSlot(slot));
+        if (prefixCaching && limits.StreamPerSequence)
+            _resident = Enumerable.Repeat(ResidentPrefix.Empty, limits.MaxSequences).ToArray();
+        else if (prefixCaching && limits.SequenceIds > limits.MaxSequences)
             _cache = new PrefixCache(kv, Enumerable.Range(limits.MaxSequences, limits.SequenceIds - limits.MaxSequences).Select(id => new SequenceSlot(id)));
     }
 
@@ -76,10 +94,18 @@ internal sealed class Scheduler
     /// <summary>Cells reserved by running sequences, beyond what they share through the cache.</summary>
     public int ReservedCells { get; private set; }
 
-    public int CachedCells => _cache?.CachedCells ?? 0;
+    public int CachedCells => _cache?.CachedCells ?? ResidentCells();
+
+    private int ResidentCells()
+    {
+        if (_resident is null) return 0;
+        var cells = 0;
+        foreach (var slot in _freeSlots) cells += _resident[slot.Value].Tokens.Length;
+        return cells;
+    }
     public IEnumerable<Sequence> Admitted => _admitted;
     public IEnumerable<Sequence> Waiting => _waiting;
-    public PrefixCacheStats CacheStats => new(_queriedTokens, _hitTokens, _cache?.Evictions ?? 0, CachedCells);
+    public PrefixCacheStats CacheStats => new(_queriedTokens, _hitTokens, _cache?.Evictions ?? _residentEvictions, CachedCells);
 
     public void Enqueue(Sequence sequence)
     {
@@ -102,7 +128,76 @@ internal sealed class Scheduler
         return admitted;
     }
 
-    private bool TryAdmit(Sequence sequence)
+    private bool TryAdmit(Sequence sequence) => _limits.StreamPerSequence ? TryAdmitToOwnStream(sequence) : TryAdmitToSharedCells(sequence);
+
+    /// <summary>Admission with a KV stream per sequence: the slot whose resident tokens, or a copy of a running stream, give the longest reuse.</summary>
+    private bool TryAdmitToOwnStream(Sequence sequence)
+    {
+        var prompt = sequence.Request.PromptTokens;
+        var key = sequence.Request.PrefixCacheKey;
+        var reuse = _resident is not null && !sequence.Request.PromptLogprobs;
+        // The last prompt token is always computed: it gives the first token's logits.
+        var reusable = prompt.AsSpan(..^1);
+
+        var chosen = 0;
+        var kept = 0;
+        for (var i = 0; i < _freeSlots.Count; i++)
+        {
+            var shared = reuse ? _resident![_freeSlots[i].Value].SharedWith(key, reusable) : 0;
+            if (shared > kept || (shared == kept && _resident?[_freeSlots[i].Value].LastUsed < _resident?[_freeSlots[chosen].Value].LastUsed))
+                (chosen, kept) = (i, shared);
+        }
+        Sequence? copyFrom = null;
+        if (reuse)
+        {
+            foreach (var running in _admitted)
+            {
+                if (running.Request.PrefixCacheKey != key) continue;
+                var shared = PrefixCache.CommonPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(running.FedTokens), reusable);
+                if (shared > kept) (copyFrom, kept) = (running, shared);
+            }
+            if (kept + WorthWaiting(sequence) <= LongestRunningPrefill(sequence)) return false;
+        }
+
+        var slot = _freeSlots[chosen];
+        if (copyFrom is not null)
+        {
+            // A slot that keeps nothing of its own is the cheapest to overwrite: take the least recently used one.
+            chosen = LeastRecentlyUsedFreeSlot();
+            slot = _freeSlots[chosen];
+            _kv.CopyStream(copyFrom.Slot, slot);
+        }
+        _freeSlots.RemoveAt(chosen);
+        if (_resident is not null)
+        {
+            if (copyFrom is not null || kept < _resident[slot.Value].Tokens.Length) _residentEvictions += _resident[slot.Value].Tokens.Length > 0 ? 1 : 0;
+            _resident[slot.Value] = ResidentPrefix.Empty;
+        }
+        _kv.Remove(slot, kept, int.MaxValue);
+
+        sequence.Slot = slot;
+        sequence.Status = SequenceStatus.Prefilling;
+        sequence.PrivateReservation = sequence.TotalCells - kept;
+        ReservedCells += sequence.PrivateReservation;
+        _admitted.Add(sequence);
+        sequence.CachedTokens = kept;
+        sequence.PromptCursor = sequence.NextPosition = kept;
+        sequence.FedTokens.AddRange(prompt.AsSpan(0, kept));
+        _queriedTokens += prompt.Length;
+        _hitTokens += kept;
+        return true;
+    }
+
+    private int LeastRecentlyUsedFreeSlot()
+    {
+        var oldest = 0;
+        for (var i = 1; i < _freeSlots.Count; i++)
+            if (_resident![_freeSlots[i].Value].LastUsed < _resident[_freeSlots[oldest].Value].LastUsed) oldest = i;
+        return oldest;
+    }
+
+    /// <summary>Admission into the one pool of cells all sequences share: the prefix cache's tree, within the cell budget.</summary>
+    private bool TryAdmitToSharedCells(Sequence sequence)
     {
         var prompt = sequence.Request.PromptTokens;
         var key = sequence.Request.PrefixCacheKey;
@@ -120,7 +215,8 @@ internal sealed class Scheduler
             return false;
         }
 
-        sequence.Slot = _freeSlots.Pop();
+        sequence.Slot = _freeSlots[^1];
+        _freeSlots.RemoveAt(_freeSlots.Count - 1);
         sequence.Status = SequenceStatus.Prefilling;
         sequence.PrivateReservation = needed;
         ReservedCells += needed;
@@ -257,8 +353,11 @@ internal sealed class Scheduler
         {
             if (keepInCache && _cache is not null) ShareWithCache(sequence, sequence.FedTokens.Count, keepLocked: false);
             _cache?.Unlock(sequence.CachePath);
-            _kv.Remove(sequence.Slot, 0, int.MaxValue);
-            _freeSlots.Push(sequence.Slot);
+            if (keepInCache && _resident is not null)
+                _resident[sequence.Slot.Value] = new ResidentPrefix(sequence.Request.PrefixCacheKey, sequence.FedTokens.ToArray(), _admissionRound);
+            else
+                _kv.Remove(sequence.Slot, 0, int.MaxValue);
+            _freeSlots.Add(sequence.Slot);
             ReservedCells -= sequence.PrivateReservation;
             if (!_admitted.Any(s => s.Request.Adapters.Equals(sequence.Request.Adapters))) _groupServedAt.Remove(sequence.Request.Adapters);
         }
@@ -281,4 +380,12 @@ internal sealed class Scheduler
     private void AssertBudget() =>
         Debug.Assert(CachedCells + ReservedCells <= _limits.ContextCells && ReservedCells >= 0,
             $"KV budget broken: cached {CachedCells} + reserved {ReservedCells} > {_limits.ContextCells}");
+}
+
+/// <summary>The tokens a free slot's stream still holds from its last request, under that request's cache key.</summary>
+internal readonly record struct ResidentPrefix(string Key, int[] Tokens, long LastUsed)
+{
+    public static readonly ResidentPrefix Empty = new("", [], 0);
+
+    public int SharedWith(string key, ReadOnlySpan<int> prompt) => key == Key ? PrefixCache.CommonPrefix(Tokens, prompt) : 0;
 }
