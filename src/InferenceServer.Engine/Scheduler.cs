@@ -139,34 +139,34 @@ internal sealed class Scheduler
         // The last prompt token is always computed: it gives the first token's logits.
         var reusable = prompt.AsSpan(..^1);
 
-        var chosen = 0;
-        var kept = 0;
-        for (var i = 0; i < _freeSlots.Count; i++)
-        {
-            var shared = reuse ? _resident![_freeSlots[i].Value].SharedWith(key, reusable) : 0;
-            if (shared > kept || (shared == kept && _resident?[_freeSlots[i].Value].LastUsed < _resident?[_freeSlots[chosen].Value].LastUsed))
-                (chosen, kept) = (i, shared);
-        }
+        // Without a match worth taking over another conversation's slot for, the least recently used slot (an empty one first).
+        var chosen = LeastRecentlyUsedFreeSlot();
+        var kept = reuse ? _resident![_freeSlots[chosen].Value].SharedWith(key, reusable) : 0;
         Sequence? copyFrom = null;
         if (reuse)
         {
+            for (var i = 0; i < _freeSlots.Count; i++)
+            {
+                var shared = _resident![_freeSlots[i].Value].SharedWith(key, reusable);
+                if (shared > kept && WorthTakingOver(shared, reusable.Length)) (chosen, kept) = (i, shared);
+            }
             foreach (var running in _admitted)
             {
                 if (running.Request.PrefixCacheKey != key) continue;
                 var shared = PrefixCache.CommonPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(running.FedTokens), reusable);
-                if (shared > kept) (copyFrom, kept) = (running, shared);
+                if (shared > kept && WorthTakingOver(shared, reusable.Length)) (copyFrom, kept) = (running, shared);
             }
-            if (kept + WorthWaiting(sequence) <= LongestRunningPrefill(sequence)) return false;
+            var prefilling = LongestRunningPrefill(sequence);
+            if (WorthTakingOver(prefilling, reusable.Length) && kept + WorthWaiting(sequence) <= prefilling) return false;
         }
 
-        var slot = _freeSlots[chosen];
         if (copyFrom is not null)
         {
             // A slot that keeps nothing of its own is the cheapest to overwrite: take the least recently used one.
             chosen = LeastRecentlyUsedFreeSlot();
-            slot = _freeSlots[chosen];
-            _kv.CopyStream(copyFrom.Slot, slot);
+            _kv.CopyStream(copyFrom.Slot, _freeSlots[chosen]);
         }
+        var slot = _freeSlots[chosen];
         _freeSlots.RemoveAt(chosen);
         if (_resident is not null)
         {
@@ -191,10 +191,18 @@ internal sealed class Scheduler
     private int LeastRecentlyUsedFreeSlot()
     {
         var oldest = 0;
+        if (_resident is null) return oldest;
         for (var i = 1; i < _freeSlots.Count; i++)
-            if (_resident![_freeSlots[i].Value].LastUsed < _resident[_freeSlots[oldest].Value].LastUsed) oldest = i;
+            if (_resident[_freeSlots[i].Value].LastUsed < _resident[_freeSlots[oldest].Value].LastUsed) oldest = i;
         return oldest;
     }
+
+    /// <summary>
+    /// Whether sharing <paramref name="shared"/> of a prompt's reusable tokens is worth overwriting another slot's
+    /// resident conversation (or copying a whole stream) for: half the prompt, or a full prefill chunk. A few
+    /// shared tokens (a BOS, a chat template's opening) save nothing and would evict what a later turn needs.
+    /// </summary>
+    private static bool WorthTakingOver(int shared, int reusable) => shared * 2 >= reusable || shared > LargestUntiledChunk;
 
     /// <summary>Admission into the one pool of cells all sequences share: the prefix cache's tree, within the cell budget.</summary>
     private bool TryAdmitToSharedCells(Sequence sequence)

@@ -111,6 +111,20 @@ public class StreamPerSequenceCacheTests
     }
 
     [Fact]
+    public async Task A_request_sharing_only_its_first_tokens_takes_an_empty_slot_and_leaves_the_conversation_resident()
+    {
+        var executor = new FakeExecutor(Limits(slots: 2));
+        using var engine = NewEngine(executor);
+        int[] story = [1, .. "Once upon a time".Select(c => (int)c)];
+        await Run(engine, Request("story", story, 4));
+        // Shares the first token (a BOS) with the story's slot: not worth evicting it for.
+        await Run(engine, Request("chat", [1, .. Enumerable.Repeat((int)'q', 40)], 4));
+        var (_, again) = await Run(engine, Request("story again", story, 4));
+
+        Assert.Equal(story.Length - 1, again.CachedPromptTokens);
+    }
+
+    [Fact]
     public async Task Different_isolation_keys_never_reuse_each_others_streams()
     {
         var executor = new FakeExecutor(Limits());
