@@ -11,12 +11,13 @@ rounds = sorted({int(name.split("-r")[1].split("-")[0]) for name in runs})
 
 def median_over_rounds(mode, row, pick):
     values = [pick(runs[f"{mode}-r{r}-{row}"]) for r in rounds if f"{mode}-r{r}-{row}" in runs]
+    values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
 
 def throughput(run): return run["levels"][0]["output_token_throughput"]
 def sent(run): return sorted((r for r in run["requests"][0] if r["ok"]), key=lambda r: r["sent_at_ms"])
 def first_wave(run): return statistics.mean(r["ttft_ms"] for r in sent(run)[:4])
-def warm(run): return statistics.median(r["ttft_ms"] for r in sent(run)[4:])
+def warm(run): return statistics.median(r["ttft_ms"] for r in sent(run)[4:]) if len(sent(run)) > 4 else None
 def cached(run): return sum(r["cached_tokens"] for r in sent(run)), sum(r["prompt_tokens"] for r in sent(run))
 
 some = next(iter(runs.values()))
