@@ -4,41 +4,6 @@ using Microsoft.Extensions.Options;
 
 namespace InferenceServer.Api;
 
-/// <summary>The size limits a request is admitted under (0 = no limit on prompt or completion tokens).</summary>
-internal sealed record RequestLimits(int MaxMessages, int MaxPromptTokens, int MaxCompletionTokens);
-
-/// <summary>How a chat-shaped request's output is read: <paramref name="SplitReasoning"/> unless --reasoning-format none (or the request's reasoning_format) leaves thinking inline.</summary>
-internal sealed record OutputPolicy(bool SplitReasoning);
-
-/// <summary>
-/// What a request resolved to, passed along its whole way instead of being looked up again: the leased model
-/// (<see cref="Model"/>'s id is what the client named, <c>BASE:ADAPTER</c> included), the LoRA adapters it
-/// decodes under, who sent it (the tenant whose prefix-cache entries and rate limits it uses), its limits and its
-/// telemetry record. Immutable.
-/// </summary>
-internal sealed record ResolvedRequest(
-    ServedModel Model,
-    AdapterSet Adapters,
-    RequestIdentity Identity,
-    RequestLimits Limits,
-    OutputPolicy Output,
-    RequestRecord? Record,
-    Action<IDisposable> DisposeAtEnd)
-{
-    /// <summary>Cached prompt prefixes are shared only among requests of one API key (and, within it, one cache_salt).</summary>
-    public string CacheKey(string salt) => $"{Identity.KeyId}/{salt}";
-
-    /// <summary>How many tokens generated text is (reasoning_tokens); text the vocabulary cannot encode counts 0 rather than reaching llama.cpp.</summary>
-    public int CountTokens(string text) =>
-        text.Length == 0 || Model.Tokenizer.FindUnencodable(text) is not null ? 0 : Model.Tokenizer.Tokenize(text, addBos: false, parseSpecial: true).Length;
-
-    /// <summary>Tokenizes prompt text after checking that the vocabulary can encode it (llama.cpp aborts the process otherwise).</summary>
-    public int[] Tokenize(string text, string param) =>
-        Model.Tokenizer.FindUnencodable(text) is { } problem
-            ? throw RequestReader.Invalid(param, problem, "unencodable_text")
-            : Model.Tokenizer.Tokenize(text, addBos: true, parseSpecial: true);
-}
-
 /// <summary>
 /// The one place a request's <c>model</c> becomes a <see cref="ResolvedRequest"/>: the model is loaded on demand
 /// (bounded wait) and leased until the HTTP request completes, after a streamed response has ended, so it is never
