@@ -24,6 +24,15 @@ internal sealed record ResolvedRequest(
     RequestRecord? Record,
     Action<IDisposable> DisposeAtEnd)
 {
+    /// <summary>llama-server's per-request reasoning_format, which overrides the default.</summary>
+    public ResolvedRequest WithReasoningFormat(RequestReader reader) => reader.OptionalString("reasoning_format") switch
+    {
+        null => this,
+        "none" => this with { Output = new OutputPolicy(false) },
+        "auto" or "deepseek" => this with { Output = new OutputPolicy(true) },
+        var other => throw RequestReader.Invalid("reasoning_format", $"Invalid reasoning_format '{other}': expected 'auto' or 'none'."),
+    };
+
     /// <summary>Cached prompt prefixes are shared only among requests of one API key (and, within it, one cache_salt).</summary>
     public string CacheKey(string salt) => $"{Identity.KeyId}/{salt}";
 

@@ -37,12 +37,12 @@ internal static class ChatCompletionsEndpoint
             var message = parsed.ToolCalls.Count == 0
                 ? new ChatMessage("assistant", parsed.Content)
                 : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
-                    parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
+                    parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? GenerationStreams.NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
             // reasoning_content as DeepSeek and llama-server name it, reasoning as vLLM now does.
             if (output.Reasoning is not null) message = message with { ReasoningContent = reasoning, Reasoning = reasoning };
             reasoningTokens += resolved.CountTokens(reasoning);
             var logprobs = settings.Logprobs is null ? null : ChatLogprobs.Of(model.Tokenizer, result.Logprobs);
-            return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
+            return new ChatChoice(result.Index, message, GenerationStreams.FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
         }).ToList();
         // The choices share one prompt: it is counted once.
         return ApiJson.Whole(new ChatCompletion(id, created, model.Id, choices,
@@ -119,7 +119,7 @@ internal static class ChatCompletionsEndpoint
             var split = _reasoning?.Finish() ?? default;
             List<string> rest = [.. Reasoning(split.Reasoning ?? ""), .. Answer(split.Content ?? "")];
             if (_parser is not null) rest.AddRange(Deltas(_parser.Finish()));
-            return [.. rest, Chunk(new ChatDelta(), FinishReasonName(reason, _calls > 0))];
+            return [.. rest, Chunk(new ChatDelta(), GenerationStreams.FinishReasonName(reason, _calls > 0))];
         }
 
         private IEnumerable<string> Reasoning(string text)
@@ -144,7 +144,7 @@ internal static class ChatCompletionsEndpoint
                 else if (item is CallStartEvent start && (output.Parallel || start.Index == 0))
                 {
                     _calls++;
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(start.Index, NewCallId(), "function", new WireFunctionCall(start.Name, ""))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(start.Index, GenerationStreams.NewCallId(), "function", new WireFunctionCall(start.Name, ""))]), null);
                 }
                 else if (item is ArgumentsDeltaEvent arguments && (output.Parallel || arguments.Index == 0))
                 {
@@ -153,10 +153,4 @@ internal static class ChatCompletionsEndpoint
             }
         }
     }
-
-    /// <summary>A natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
-    private static string FinishReasonName(FinishReason reason, bool calledTools) =>
-        calledTools && reason == FinishReason.Stop ? "tool_calls" : GenerationStreams.FinishReasonName(reason);
-
-    private static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
 }

@@ -22,27 +22,9 @@ internal sealed class RequestResolver(ModelRegistry models, IOptions<ServerOptio
     public async Task<ResolvedRequest> ResolveAsync(HttpContext http, RequestReader reader)
     {
         var requested = reader.RequiredString("model");
-        var colon = requested.LastIndexOf(':');
-        var named = !models.IsConfigured(requested) && colon > 0 && models.IsConfigured(requested[..colon]);
-        var model = await AcquireAsync(http, named ? requested[..colon] : requested);
-        var stack = new List<ScaledAdapter>();
-        if (named)
-        {
-            var name = requested[(colon + 1)..];
-            var adapter = model.Adapters.Find(name) ?? throw new ApiException(AdapterSelection.NotFound(model.Id, name, "model"));
-            stack.Add(new ScaledAdapter(adapter, adapter.DefaultScale));
-            model = model with { Id = requested };
-        }
-        AdapterSelection.ReadStack(reader, model, stack);
-        var resolved = Resolved(http, model, AdapterSet.Of(stack));
-        // llama-server's per-request reasoning_format overrides the server's.
-        return reader.OptionalString("reasoning_format") switch
-        {
-            null => resolved,
-            "none" => resolved with { Output = new OutputPolicy(false) },
-            "auto" or "deepseek" => resolved with { Output = new OutputPolicy(true) },
-            var other => throw RequestReader.Invalid("reasoning_format", $"Invalid reasoning_format '{other}': expected 'auto' or 'none'."),
-        };
+        var (id, adapter) = AdapterSelection.SplitModelName(requested, models.IsConfigured);
+        var (model, adapters) = AdapterSelection.Select(await AcquireAsync(http, id), requested, adapter, reader);
+        return Resolved(http, model, adapters).WithReasoningFormat(reader);
     }
 
     /// <summary>A request that runs on the base model only (embeddings, adapter administration).</summary>
