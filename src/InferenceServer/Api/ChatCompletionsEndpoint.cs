@@ -13,15 +13,11 @@ internal static class ChatCompletionsEndpoint
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
         var resolved = await resolver.ResolveAsync(http, reader);
         var model = resolved.Model;
-        var input = ChatInput.Read(reader);
-        var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
-            .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
-
-        var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format", loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
-        settings = plan.Settings;
+        var (plan, messages) = ChatPlan.Read(resolved, reader, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
+        var settings = plan.Settings;
         var id = GenerationStreams.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, plan.Tokens, model.Engine.MaxSequenceTokens, "messages");
-        var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, input.Messages.Count);
+        var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, messages);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var output = plan.Output;
 
