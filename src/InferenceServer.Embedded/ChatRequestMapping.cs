@@ -22,7 +22,7 @@ internal static class ChatRequestMapping
             ["model"] = options?.ModelId ?? defaultModelId,
             ["messages"] = Messages(messages, options?.Instructions),
         };
-        if (options is null) return body;
+        if (options is null) return Parsed(body);
         Set(body, "temperature", options.Temperature);
         Set(body, "top_p", options.TopP);
         Set(body, "top_k", options.TopK);
@@ -47,8 +47,11 @@ internal static class ChatRequestMapping
                 if (!body.ContainsKey(name)) body[name] = JsonSerializer.SerializeToNode(value, AIJsonUtilities.DefaultOptions);
             }
         }
-        return body;
+        return Parsed(body);
     }
+
+    /// <summary>The body as the server would have parsed it from the wire (its reader expects parsed JSON values, not CLR ones).</summary>
+    public static JsonObject Parsed(JsonObject body) => JsonNode.Parse(body.ToJsonString())!.AsObject();
 
     private static void Set<T>(JsonObject body, string name, T? value) where T : struct
     {

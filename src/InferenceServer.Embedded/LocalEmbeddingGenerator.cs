@@ -28,7 +28,7 @@ internal sealed class LocalEmbeddingGenerator(LocalInference host, string defaul
         ServedModel model;
         try
         {
-            var reader = new RequestReader(body);
+            var reader = new RequestReader(ChatRequestMapping.Parsed(body));
             var resolved = host.ResolveBase(reader);
             model = resolved.Model;
             inputs = EmbeddingInputs.Read(reader, resolved);
