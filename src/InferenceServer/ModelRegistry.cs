@@ -6,10 +6,6 @@ using Microsoft.Extensions.Options;
 
 namespace InferenceServer;
 
-/// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars,
-    LoraAdapters Adapters);
-
 /// <summary>No configured model has this id.</summary>
 internal sealed class UnknownModelException(string id) : Exception($"The model '{id}' does not exist.")
 {

@@ -5,19 +5,6 @@ using InferenceServer.Api;
 namespace InferenceServer.Operations;
 
 /// <summary>
-/// Who sent a request: an HttpContext feature set on every /v1 request before its endpoint runs
-/// (<c>http.Features.Get&lt;RequestIdentity&gt;()</c>). <see cref="KeyId"/> is a hash of the API key,
-/// never the key itself, so it can partition rate limits, label logs and isolate the prefix cache.
-/// </summary>
-public sealed record RequestIdentity(string KeyId, bool IsAdmin = false)
-{
-    /// <summary>Everyone, when the server has no API keys.</summary>
-    public static readonly RequestIdentity Anonymous = new("anonymous");
-
-    public static RequestIdentity Of(HttpContext http) => http.Features.Get<RequestIdentity>() ?? Anonymous;
-}
-
-/// <summary>
 /// The API keys clients must present as <c>Authorization: Bearer KEY</c>. Keys are held only as SHA-256
 /// hashes and compared in constant time against every known key. Admin keys are API keys too, and when
 /// there are any, only they may change what the server serves (load or unload adapters). Thread-safe (immutable).

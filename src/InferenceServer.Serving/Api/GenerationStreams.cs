@@ -64,6 +64,13 @@ internal static class GenerationStreams
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Unknown finish reason."),
     };
 
+    /// <summary>A chat's finish reason: a natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
+    public static string FinishReasonName(FinishReason reason, bool calledTools) =>
+        calledTools && reason == FinishReason.Stop ? "tool_calls" : FinishReasonName(reason);
+
+    /// <summary>An id for a tool call the model made, shaped as OpenAI's.</summary>
+    public static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
+
     public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 
     /// <summary>An SSE stream that reports a failure as an OpenAI error event instead of cutting the connection silently.</summary>
