@@ -13,7 +13,7 @@ public sealed class LocalInferenceOptions
     /// <summary>The default model's id (what <c>ChatOptions.ModelId</c> names); the file name without .gguf if unset.</summary>
     public string? ModelId { get; set; }
 
-    /// <summary>The default model's KV cells, shared by all its sequences; 0 = min(trained context, 4096) × <see cref="Parallel"/>.</summary>
+    /// <summary>The default model's KV cells, split evenly between its sequences (each request holds at most ContextSize / Parallel tokens); 0 = min(trained context, 4096) × <see cref="Parallel"/>.</summary>
     public int ContextSize { get; set; }
 
     /// <summary>How many requests the default model's engine decodes together (its sequences); more wait in its queue.</summary>

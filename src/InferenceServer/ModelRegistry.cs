@@ -174,7 +174,7 @@ internal sealed class ModelRegistry : BackgroundService
             var path = await ModelSource.ResolveAsync(spec, _options.ModelCache, _configuration, _logger, _stopping.Token);
             var threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
             var settings = new LlamaModelSettings(path, spec.ContextSize, spec.Parallel, _options.BatchSize, _options.MicroBatchSize, threads,
-                KvPerSequence: !_options.KvUnified, ChatTemplate: spec.ChatTemplate)
+                KvUnified: _options.KvUnified, ChatTemplate: spec.ChatTemplate)
             {
                 GpuLayers = _options.GpuLayers,
                 KeyType = KvCacheType.Parse(_options.CacheTypeK)!,

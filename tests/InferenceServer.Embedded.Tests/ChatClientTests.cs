@@ -131,7 +131,7 @@ public class ChatClientTests(LocalInferenceFixture fixture)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
             await foreach (var _ in fixture.Chat.GetStreamingResponseAsync("Once upon a time",
-                               new ChatOptions { MaxOutputTokens = 1500, AdditionalProperties = new() { ["ignore_eos"] = true } }, cancel.Token))
+                               new ChatOptions { MaxOutputTokens = 800, AdditionalProperties = new() { ["ignore_eos"] = true } }, cancel.Token))
                 if (++received == 3) await cancel.CancelAsync();
         });
         // Not a timing assertion: the engine drops the sequence at its next step; wait for it, however long that is.
