@@ -196,8 +196,9 @@ public sealed class InferenceEngine : IDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "Decode of {Tokens} tokens failed; ending the {Count} requests in it", plan.Batch.Count, plan.Batch.Select(t => t.Slot).Distinct().Count());
-            var failed = new HashSet<SequenceSlot>(plan.Batch.Select(t => t.Slot));
+            _scheduler.RemoveFillers(plan);
+            var failed = new HashSet<SequenceSlot>(plan.Batch.Select(t => t.Slot).Except(plan.Fillers.Select(t => t.Slot)));
+            _logger.LogError(ex, "Decode of {Tokens} tokens failed; ending the {Count} requests in it", plan.Batch.Count, failed.Count);
             foreach (var sequence in _scheduler.Admitted.Where(s => failed.Contains(s.Slot)).ToList()) End(sequence, ex, keepInCache: false);
             return true;
         }
@@ -211,7 +212,7 @@ public sealed class InferenceEngine : IDisposable
         ApplySamples();
         var applied = _clock.GetTimestamp();
 
-        _observer.StepDecoded(new StepTimings(plan.Batch.Count - generatedFed, generatedFed, _idleBeforeStep,
+        _observer.StepDecoded(new StepTimings(plan.Batch.Count - plan.Fillers.Count - generatedFed, generatedFed, _idleBeforeStep,
             _clock.GetElapsedTime(started, scheduled), _clock.GetElapsedTime(scheduled, decoded),
             _clock.GetElapsedTime(decoded, sampled), _clock.GetElapsedTime(sampled, applied)));
         _idleBeforeStep = TimeSpan.Zero;

@@ -8,6 +8,9 @@ internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(
     IReadOnlyList<(Sequence Sequence, int BatchIndex)> PromptRows, AdapterSet Adapters)
 {
     public bool IsEmpty => Batch.Count == 0;
+
+    /// <summary>Throw-away tokens in streams no sequence of this step feeds (see <see cref="Scheduler.OrderForStreams"/>); their cells are removed after the decode.</summary>
+    public IReadOnlyList<BatchToken> Fillers { get; init; } = [];
 }
 
 /// <summary>Prefix-cache counters since start.</summary>
@@ -193,7 +196,11 @@ internal sealed class Scheduler
         var oldest = 0;
         if (_resident is null) return oldest;
         for (var i = 1; i < _freeSlots.Count; i++)
-            if (_resident[_freeSlots[i].Value].LastUsed < _resident[_freeSlots[oldest].Value].LastUsed) oldest = i;
+        {
+            var (used, oldestUsed) = (_resident[_freeSlots[i].Value].LastUsed, _resident[_freeSlots[oldest].Value].LastUsed);
+            // Ties go to the lower slot, which keeps running sequences' ids close together (see OrderForStreams).
+            if (used < oldestUsed || (used == oldestUsed && _freeSlots[i].Value < _freeSlots[oldest].Value)) oldest = i;
+        }
         return oldest;
     }
 
@@ -316,7 +323,54 @@ internal sealed class Scheduler
             prefilled.Add(sequence);
         }
 
-        return new StepPlan(batch, samples, prefilled, promptRows, group);
+        var plan = new StepPlan(batch, samples, prefilled, promptRows, group);
+        return _limits.StreamPerSequence ? OrderForStreams(plan) : plan;
+    }
+
+    /// <summary>
+    /// With a stream per sequence llama.cpp computes, in one micro-batch, only sequences whose ids are consecutive
+    /// in batch order (its "sequential" split); any other batch costs one pass over the weights per run of ids.
+    /// So the batch goes in slot order, and every slot between the lowest and the highest fed gets one filler
+    /// token (at the end of its stream, no logits, removed after the decode) when the budget allows: a few
+    /// tokens of work instead of another pass. A filler cannot change any sequence's output: attention stays
+    /// within each stream, and the filler's cell is gone before its stream is used again.
+    /// </summary>
+    internal StepPlan OrderForStreams(StepPlan plan)
+    {
+        if (plan.IsEmpty) return plan;
+        var order = Enumerable.Range(0, plan.Batch.Count).OrderBy(i => plan.Batch[i].Slot.Value).ThenBy(i => i).ToList();
+        var fed = plan.Batch.Select(t => t.Slot.Value).ToHashSet();
+        var lowest = fed.Min();
+        var highest = fed.Max();
+        var fillers = new List<BatchToken>();
+        if (plan.Batch.Count + (highest - lowest + 1 - fed.Count) <= _limits.BatchTokens)
+            for (var slot = lowest; slot <= highest; slot++)
+                if (!fed.Contains(slot)) fillers.Add(new BatchToken(0, StreamLength(new SequenceSlot(slot)), new SequenceSlot(slot), WantLogits: false));
+
+        var batch = new List<BatchToken>(plan.Batch.Count + fillers.Count);
+        var newIndex = new int[plan.Batch.Count];
+        var nextFiller = 0;
+        foreach (var i in order)
+        {
+            while (nextFiller < fillers.Count && fillers[nextFiller].Slot.Value < plan.Batch[i].Slot.Value) batch.Add(fillers[nextFiller++]);
+            newIndex[i] = batch.Count;
+            batch.Add(plan.Batch[i]);
+        }
+        return plan with
+        {
+            Batch = batch,
+            Samples = plan.Samples.Select(s => (s.Sequence, newIndex[s.BatchIndex])).ToList(),
+            PromptRows = plan.PromptRows.Select(r => (r.Sequence, newIndex[r.BatchIndex])).ToList(),
+            Fillers = fillers,
+        };
+    }
+
+    /// <summary>The next free position of a slot's stream: a running sequence's next token, else what stays resident.</summary>
+    private int StreamLength(SequenceSlot slot)
+    {
+        foreach (var sequence in _admitted)
+            if (sequence.Slot == slot) return sequence.NextPosition;
+        return _resident?[slot.Value].Tokens.Length ?? 0;
     }
 
     /// <summary>The adapter set to decode this step: of the running sets, the one served longest ago; null when nothing runs.</summary>
@@ -340,11 +394,18 @@ internal sealed class Scheduler
     /// <summary>After a successful decode: the prompt chunks just computed join the prefix cache, so later requests can share them.</summary>
     public void Decoded(StepPlan plan)
     {
+        RemoveFillers(plan);
         if (_cache is null) return;
         foreach (var sequence in plan.Prefilled)
             if (sequence.Status is SequenceStatus.Prefilling or SequenceStatus.Decoding)
                 ShareWithCache(sequence, sequence.PromptCursor, keepLocked: true);
         AssertBudget();
+    }
+
+    /// <summary>Drops the fillers' cells, after a decode or when it failed.</summary>
+    public void RemoveFillers(StepPlan plan)
+    {
+        foreach (var filler in plan.Fillers) _kv.Remove(filler.Slot, filler.Position, filler.Position + 1);
     }
 
     /// <summary>

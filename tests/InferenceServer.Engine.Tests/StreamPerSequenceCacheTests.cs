@@ -173,4 +173,25 @@ public class StreamPerSequenceCacheTests
         Assert.Equal(SystemPrompt.Length + 4, engine.Snapshot.PrefixCache.CachedCells);
         Assert.Equal(executor.Kv.CellsInUse, engine.Snapshot.PrefixCache.CachedCells);
     }
+
+    [Fact]
+    public async Task Each_batch_goes_in_slot_order_and_a_free_slot_between_fed_ones_gets_a_filler_that_is_removed()
+    {
+        var executor = new FakeExecutor(Limits());
+        using var engine = NewEngine(executor);
+        await Run(engine, Request("first", SystemPrompt, 40));
+        var batchesBefore = executor.Batches.Count;
+
+        var runs = new[] { Run(engine, Request("a", WithSuffix(SystemPrompt, "a"), 40)), Run(engine, Request("b", WithSuffix(SystemPrompt, "b"), 2)),
+            Run(engine, Request("c", WithSuffix(SystemPrompt, "c"), 40)) };
+        var results = await Task.WhenAll(runs);
+
+        var batches = executor.Batches.Skip(batchesBefore).ToList();
+        Assert.All(batches, b => Assert.Equal(b.Select(t => t.Slot.Value).Order(), b.Select(t => t.Slot.Value)));
+        // Once b is done, a and c still decode in one run of consecutive ids: b's slot gets a filler without logits.
+        Assert.Contains(batches, b => b.Count(t => !t.WantLogits && t.Token == 0) == 1 && b.Count(t => t.WantLogits) == 2);
+        Assert.All(results, r => Assert.True(r.Finished.CompletionTokens is 40 or 2));
+        // Nothing of a filler stays: every stream holds exactly the tokens its last request fed.
+        Assert.Equal(engine.Snapshot.PrefixCache.CachedCells, executor.Kv.CellsInUse);
+    }
 }
