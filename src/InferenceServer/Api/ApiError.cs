@@ -16,11 +16,15 @@ public sealed record ApiError(int Status, string Message, string Type, string? P
 
     public IResult ToResult() => new ErrorResult(this);
 
+    /// <summary>Writes the error in the shape of the protocol the route speaks (<see cref="IErrorShape"/>), OpenAI's by default.</summary>
     public Task WriteAsync(HttpResponse response)
     {
-        response.StatusCode = Status;
+        var shape = response.HttpContext.Features.Get<IErrorShape>();
+        response.StatusCode = shape?.Status(this) ?? Status;
         if (RetryAfterSeconds is { } seconds) response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(Message, Type, Param, Code)), ApiJson.Options);
+        return shape is null
+            ? response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(Message, Type, Param, Code)), ApiJson.Options)
+            : response.WriteAsJsonAsync(shape.Body(this), ApiJson.Options);
     }
 
     /// <summary>The error as an SSE payload, for failures after a stream has started.</summary>

@@ -11,9 +11,10 @@ internal sealed class RequestReader(JsonObject body)
 {
     public JsonObject Body => body;
 
-    public static async Task<RequestReader> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <param name="anyContentType">Reads the body as JSON whatever its Content-Type says (Ollama's API: <c>curl -d</c> sends a form type).</param>
+    public static async Task<RequestReader> ReadAsync(HttpRequest request, CancellationToken cancellationToken, bool anyContentType = false)
     {
-        if (request.ContentType is { } contentType && !request.HasJsonContentType())
+        if (request.ContentType is { } contentType && !anyContentType && !request.HasJsonContentType())
             throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
                 $"Unsupported Content-Type '{contentType}': send the request body as application/json.", "invalid_request_error"));
         if (RequestBody.UnsupportedCharset(request) is { } charset)
