@@ -14,7 +14,14 @@ internal static class OllamaRequest
     public static JsonObject Chat(RequestReader reader)
     {
         var body = Common(reader);
-        body["messages"] = Messages(reader.Get("messages"));
+        var messages = Messages(reader.Get("messages"));
+        body["messages"] = messages;
+        // As Ollama does, a last assistant turn is continued rather than answered.
+        if (messages.Count > 0 && messages[^1] is JsonObject last && (string?)last["role"] == "assistant" && last["tool_calls"] is null)
+        {
+            body["continue_final_message"] = true;
+            body["add_generation_prompt"] = false;
+        }
         if (reader.Get("tools") is { } tools) body["tools"] = tools.DeepClone();
         // Extension (Ollama has none): chat's tool_choice, so that a client can force a call.
         if (reader.Get("tool_choice") is { } choice) body["tool_choice"] = choice.DeepClone();
