@@ -85,8 +85,8 @@ public static class ServerApp
         }));
         MapEndpoints(app);
         if (!options.NoWebUi) WebUi.Playground.Map(app);
-        // Anthropic's SDKs and Ollama's clients check that the server is up with HEAD or GET /.
-        else app.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], () => Results.Text("InferenceServer is running"));
+        // Anthropic's clients check with HEAD / that the server is up; without the playground GET / stays an unknown route (not a 405).
+        else app.Use((http, next) => HttpMethods.IsHead(http.Request.Method) && http.Request.Path == "/" ? Task.CompletedTask : next(http));
         return app;
     }
 
