@@ -52,7 +52,11 @@ public sealed record GenerationFinished(
     int PromptTokens,
     int CompletionTokens,
     GenerationTimings Timings,
-    int CachedPromptTokens = 0) : GenerationEvent;
+    int CachedPromptTokens = 0) : GenerationEvent
+{
+    /// <summary>The stop sequence that ended the output; null when it ended otherwise (end of generation, length, cancel).</summary>
+    public string? StopSequence { get; init; }
+}
 
 /// <summary>Where a request's time went: waiting for a sequence, until its first token, and in all.</summary>
 public sealed record GenerationTimings(TimeSpan QueueWait, TimeSpan? TimeToFirstToken, TimeSpan Total);

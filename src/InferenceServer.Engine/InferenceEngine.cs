@@ -363,7 +363,10 @@ public sealed class InferenceEngine : IDisposable
             QueueWait: _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt == 0 ? now : sequence.AdmittedAt),
             TimeToFirstToken: sequence.FirstTokenAt == 0 ? null : _clock.GetElapsedTime(sequence.SubmittedAt, sequence.FirstTokenAt),
             Total: _clock.GetElapsedTime(sequence.SubmittedAt, now));
-        var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings, sequence.CachedTokens);
+        var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings, sequence.CachedTokens)
+        {
+            StopSequence = sequence.Stops?.Matched,
+        };
         // The observer hears of the finish before the client can, so a request's metrics, spans and log line are complete when its response ends.
         _observer.RequestFinished(sequence.Request.Id, finished);
         sequence.Output!.TryWrite(finished);

@@ -6,7 +6,14 @@ namespace InferenceServer.Api;
 
 /// <summary>One choice's result, gathered from the engine's stream. The logprobs lists are empty unless the request asked for them.</summary>
 internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens,
-    IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs);
+    IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs)
+{
+    /// <summary>The stop sequence that ended the text, if one did.</summary>
+    public string? StopSequence { get; init; }
+
+    /// <summary>How long the engine took: queue wait, time to first token and in all.</summary>
+    public GenerationTimings? Timings { get; init; }
+}
 
 /// <summary>What every generating endpoint does with the engine's streams: gather, merge, name finish reasons, report failures.</summary>
 internal static class GenerationStreams
@@ -28,7 +35,11 @@ internal static class GenerationStreams
                     promptLogprobs = prompt.Tokens;
                     break;
                 case GenerationFinished done:
-                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs);
+                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs)
+                    {
+                        StopSequence = done.StopSequence,
+                        Timings = done.Timings,
+                    };
             }
         }
         throw new InvalidOperationException("The engine ended a stream without finishing it.");

@@ -11,9 +11,10 @@ internal static class HttpBindings
 {
     extension(RequestReader)
     {
-        public static async Task<RequestReader> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+        /// <param name="anyContentType">Reads the body as JSON whatever its Content-Type says (Ollama's API: <c>curl -d</c> sends a form type).</param>
+        public static async Task<RequestReader> ReadAsync(HttpRequest request, CancellationToken cancellationToken, bool anyContentType = false)
         {
-            if (request.ContentType is { } contentType && !request.HasJsonContentType())
+            if (request.ContentType is { } contentType && !anyContentType && !request.HasJsonContentType())
                 throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
                     $"Unsupported Content-Type '{contentType}': send the request body as application/json.", "invalid_request_error"));
             if (RequestBody.UnsupportedCharset(request) is { } charset)
@@ -31,11 +32,15 @@ internal static class HttpBindings
     {
         public IResult ToResult() => new ErrorResult(error);
 
+        /// <summary>Writes the error in the shape of the protocol the route speaks (<see cref="IErrorShape"/>), OpenAI's by default.</summary>
         public Task WriteAsync(HttpResponse response)
         {
-            response.StatusCode = error.Status;
+            var shape = response.HttpContext.Features.Get<IErrorShape>();
+            response.StatusCode = shape?.Status(error) ?? error.Status;
             if (error.RetryAfterSeconds is { } seconds) response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return response.WriteAsJsonAsync(error.Body, ApiJson.Options);
+            return shape is null
+                ? response.WriteAsJsonAsync(error.Body, ApiJson.Options)
+                : response.WriteAsJsonAsync(shape.Body(error), ApiJson.Options);
         }
     }
 
