@@ -32,6 +32,12 @@ public sealed record GenerationRequest(
     /// computing their shared prompt and then shares its cached KV, however short the prompt.
     /// </summary>
     public string? PrefillGroup { get; init; }
+
+    /// <summary>The expected output's tokens (OpenAI's Predicted Outputs): drafted and verified, never output unverified.</summary>
+    public int[]? Prediction { get; init; }
+
+    /// <summary>False: never speculate for this request (no prediction, no server drafter).</summary>
+    public bool Speculate { get; init; } = true;
 }
 
 public enum FinishReason { Stop, Length, Cancelled }
@@ -52,7 +58,11 @@ public sealed record GenerationFinished(
     int PromptTokens,
     int CompletionTokens,
     GenerationTimings Timings,
-    int CachedPromptTokens = 0) : GenerationEvent;
+    int CachedPromptTokens = 0) : GenerationEvent
+{
+    /// <summary>What speculative decoding drafted for the request and kept; null when nothing drafted for it.</summary>
+    public SpeculationCounts? Speculation { get; init; }
+}
 
 /// <summary>Where a request's time went: waiting for a sequence, until its first token, and in all.</summary>
 public sealed record GenerationTimings(TimeSpan QueueWait, TimeSpan? TimeToFirstToken, TimeSpan Total);

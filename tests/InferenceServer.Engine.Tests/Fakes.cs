@@ -36,7 +36,18 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
         lock (Batches) AppliedAdapters.Add(adapters);
     }
 
-    public ITokenSampler CreateSampler(SamplingParameters parameters) => new Sampler(this);
+    /// <summary>Sampled (non-greedy) requests draw from <see cref="Logits"/> with the managed sampler instead of taking the continuation.</summary>
+    public bool DrawsFromLogits { get; init; }
+
+    public ITokenSampler CreateSampler(SamplingParameters parameters) =>
+        DrawsFromLogits && !parameters.IsGreedy ? new DrawingSampler(this, new LogitsSampler(parameters)) : new Sampler(this);
+
+    private sealed class DrawingSampler(FakeExecutor owner, LogitsSampler sampler) : ITokenSampler
+    {
+        public int Sample(int batchIndex) => sampler.Sample(owner.Logits(batchIndex));
+
+        public void Dispose() => sampler.Dispose();
+    }
 
     /// <summary>The token the model continues with gets logit 10, the one after it 5, every other 0.</summary>
     public ReadOnlySpan<float> Logits(int batchIndex)
