@@ -203,6 +203,7 @@ internal sealed class ModelRegistry : BackgroundService
                     PrefixCaching = !_options.NoPrefixCache && !_options.Deterministic,
                     MaxPrefillChunk = _options.Deterministic ? LargestUntiledChunk : int.MaxValue,
                     MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
+                    Speculation = _options.ToSpeculationOptions(),
                 },
                 _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]));
             loaded = new LoadedModel(new ServedModel(spec.Id, CreatedUnixSeconds, engine, llama.Tokenizer, llama.ChatRenderer, llama.Embeddings, llama.Grammars, llama.Adapters), llama, reserved);

@@ -1,3 +1,5 @@
+using InferenceServer.Engine;
+
 namespace InferenceServer;
 
 /// <summary>Server settings, bound from the "Server" configuration section (appsettings.json, Server__* variables, command line).</summary>
@@ -70,6 +72,22 @@ public sealed class ServerOptions
 
     /// <summary>Gives each sequence its own KV cells so that batching never changes an output (no prefix cache then).</summary>
     public bool Deterministic { get; set; }
+
+    /// <summary>Speculative decoding for every request: "ngram" (prompt lookup) or "none" (only requests' predictions are drafted).</summary>
+    public string Speculative { get; set; } = "none";
+
+    /// <summary>Most draft tokens one sequence verifies per step (1 to 62).</summary>
+    public int DraftMax { get; set; } = 16;
+
+    /// <summary>Speculate only while at most this many sequences decode together; 0 = never speculate.</summary>
+    public int SpeculativeMaxBatch { get; set; } = SpeculationOptions.Default.MaxBatchSequences;
+
+    public SpeculationOptions ToSpeculationOptions() => new()
+    {
+        Drafter = Speculative == "ngram" ? DraftKind.Ngram : null,
+        MaxDraftTokens = DraftMax,
+        MaxBatchSequences = SpeculativeMaxBatch,
+    };
 
     /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
     public double MaxQueueWaitSeconds { get; set; }

@@ -15,7 +15,7 @@ internal static class ChatCompletionsEndpoint
         var model = resolved.Model;
         var input = ChatInput.Read(reader);
         var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
-            .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
+            .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader).WithPrediction(reader, resolved);
 
         var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format", loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
         settings = plan.Settings;
@@ -46,7 +46,8 @@ internal static class ChatCompletionsEndpoint
         }).ToList();
         // The choices share one prompt: it is counted once.
         return ApiJson.Whole(new ChatCompletion(id, created, model.Id, choices,
-            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens)));
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens,
+                PredictedOutput.Usage(settings, results.Select(r => r.Speculation)))));
     }
 
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ResolvedRequest resolved,
@@ -76,7 +77,8 @@ internal static class ChatCompletionsEndpoint
         if (settings.IncludeUsage && finished[0] is { } first)
             yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [],
                 Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens,
-                    output.Reasoning is null ? null : choices.Sum(c => resolved.CountTokens(c.ReasoningText)))));
+                    output.Reasoning is null ? null : choices.Sum(c => resolved.CountTokens(c.ReasoningText)),
+                    PredictedOutput.Usage(settings, finished.Select(f => f?.Speculation)))));
         yield return "[DONE]";
     }
 

@@ -6,7 +6,10 @@ namespace InferenceServer.Api;
 
 /// <summary>One choice's result, gathered from the engine's stream. The logprobs lists are empty unless the request asked for them.</summary>
 internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens,
-    IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs);
+    IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs)
+{
+    public SpeculationCounts? Speculation { get; init; }
+}
 
 /// <summary>What every generating endpoint does with the engine's streams: gather, merge, name finish reasons, report failures.</summary>
 internal static class GenerationStreams
@@ -28,7 +31,10 @@ internal static class GenerationStreams
                     promptLogprobs = prompt.Tokens;
                     break;
                 case GenerationFinished done:
-                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs);
+                    return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs)
+                    {
+                        Speculation = done.Speculation,
+                    };
             }
         }
         throw new InvalidOperationException("The engine ended a stream without finishing it.");
