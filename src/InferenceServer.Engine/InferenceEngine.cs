@@ -80,7 +80,7 @@ public sealed class InferenceEngine : IDisposable
         _observer = observer ?? NullEngineObserver.Instance;
         _clock = clock ?? TimeProvider.System;
         _scheduler = new Scheduler(executor.Limits, executor, options.PrefixCaching, options.MaxPrefillChunk);
-        _speculator = new Speculator(options.Speculation, executor);
+        _speculator = new Speculator(options.Speculation, executor, logger);
         _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0, _scheduler.CacheStats);
         _loop = new Thread(RunLoop) { Name = "inference-engine", IsBackground = true };
         _loop.Start();
@@ -409,6 +409,7 @@ public sealed class InferenceEngine : IDisposable
     private void End(Sequence sequence, Exception? error, bool keepInCache)
     {
         if (sequence.Status == SequenceStatus.Waiting) Interlocked.Decrement(ref _queued);
+        _speculator.End(sequence);
         _scheduler.Release(sequence, keepInCache);
         sequence.Request.Adapters.ReleaseAll();
         sequence.Sampler?.Dispose();

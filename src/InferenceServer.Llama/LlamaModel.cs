@@ -43,6 +43,8 @@ public sealed class LlamaModel : IDisposable
 {
     private readonly LLamaWeights _weights;
     private readonly LlamaExecutor _executor;
+    private LlamaModelSettings _settings = null!;
+    private LlamaDraftModel? _draft;
 
     private readonly LlamaEmbeddings _embeddings;
 
@@ -72,6 +74,13 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>Bytes one KV cell takes with the context's cache types.</summary>
     public long KvBytesPerCell { get; private init; }
+
+    /// <summary>The draft model that drafts for this one (--draft-model), disposed with it; null when none.</summary>
+    public IDraftModel? DraftModel => _draft;
+
+    /// <summary>Loads a draft model of this model's vocabulary, with a context laid out like this one's. Throws <see cref="ModelLoadException"/>.</summary>
+    public void LoadDraftModel(string path, float minP, ILogger logger) =>
+        _draft = LlamaDraftModel.Load(path, _settings, _weights, _executor.Limits.ContextCells, minP, logger);
 
     /// <summary>Checks the file, loads the weights and creates the context. Throws <see cref="ModelLoadException"/> for an unusable file.</summary>
     public static LlamaModel Load(LlamaModelSettings settings, ILogger logger)
@@ -133,6 +142,7 @@ public sealed class LlamaModel : IDisposable
                 settings.KvPerSequence ? "split evenly between" : "shared by", limits.MaxSequences, renderer.Name);
             return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads)
             {
+                _settings = settings,
                 KvBytesPerCell = shape.BytesPerCell(settings.KeyType, settings.ValueType),
             };
         }
@@ -195,6 +205,7 @@ public sealed class LlamaModel : IDisposable
 
     public void Dispose()
     {
+        _draft?.Dispose();
         _embeddings.Dispose();
         _executor.Dispose();
         _weights.Dispose();

@@ -82,9 +82,16 @@ public sealed class ServerOptions
     /// <summary>Speculate only while at most this many sequences decode together; 0 = never speculate.</summary>
     public int SpeculativeMaxBatch { get; set; } = SpeculationOptions.Default.MaxBatchSequences;
 
-    public SpeculationOptions ToSpeculationOptions() => new()
+    /// <summary>A draft model of the first model's vocabulary (GGUF path or hf://OWNER/REPO/FILE.gguf) that drafts for every request of it.</summary>
+    public string? DraftModel { get; set; }
+
+    /// <summary>The draft model stops a draft before a token it gives less than this probability (llama-server's --draft-p-min).</summary>
+    public float DraftMinP { get; set; } = 0.75f;
+
+    public SpeculationOptions ToSpeculationOptions(IDraftModel? draftModel) => new()
     {
-        Drafter = Speculative == "ngram" ? DraftKind.Ngram : null,
+        Drafter = draftModel is not null ? DraftKind.DraftModel : Speculative == "ngram" ? DraftKind.Ngram : null,
+        DraftModel = draftModel,
         MaxDraftTokens = DraftMax,
         MaxBatchSequences = SpeculativeMaxBatch,
     };

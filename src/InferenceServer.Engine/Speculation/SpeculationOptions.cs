@@ -1,7 +1,7 @@
 namespace InferenceServer.Engine;
 
 /// <summary>Where a draft came from.</summary>
-public enum DraftKind { Prediction, Ngram }
+public enum DraftKind { Prediction, Ngram, DraftModel }
 
 /// <summary>
 /// Speculative decoding: which drafter serves requests without a prediction, how long a draft may be, and when
@@ -18,6 +18,9 @@ public sealed record SpeculationOptions
 
     /// <summary>The drafter for requests without a prediction; null = speculate only on predictions.</summary>
     public DraftKind? Drafter { get; init; }
+
+    /// <summary>The draft model, when <see cref="Drafter"/> is <see cref="DraftKind.DraftModel"/>.</summary>
+    public IDraftModel? DraftModel { get; init; }
 
     /// <summary>Most draft tokens one sequence verifies in one step (llama-server's --draft-max), at most <see cref="LargestDraft"/>.</summary>
     public int MaxDraftTokens { get; init; } = 16;

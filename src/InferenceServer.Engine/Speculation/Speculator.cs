@@ -1,11 +1,15 @@
+using Microsoft.Extensions.Logging;
 using System.Runtime.InteropServices;
 
 namespace InferenceServer.Engine;
 
 /// <summary>One sequence's drafting: its drafter, the draft in this step's batch, how long drafts may be now, and its counts.</summary>
-internal sealed class SpeculationState(IDrafter drafter, int maxDraft)
+internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter, int maxDraft)
 {
-    public IDrafter Drafter { get; } = drafter;
+    public DraftKind Kind { get; } = kind;
+
+    /// <summary>Its own drafter; null for the draft model, which drafts for every sequence in one batched call.</summary>
+    public IDrafter? Drafter { get; } = drafter;
 
     /// <summary>Proposed before scheduling; the scheduler places what fits and moves it to <see cref="InFlight"/>.</summary>
     public int[] Proposed { get; set; } = [];
@@ -28,7 +32,7 @@ internal sealed class SpeculationState(IDrafter drafter, int maxDraft)
     public int Drafted { get; set; }
     public int Accepted { get; set; }
 
-    public SpeculationCounts Counts => new(Drafter.Kind, Drafted, Accepted);
+    public SpeculationCounts Counts => new(Kind, Drafted, Accepted);
 }
 
 /// <summary>
@@ -52,21 +56,32 @@ internal sealed class SpeculationState(IDrafter drafter, int maxDraft)
 ///   64 tokens per sequence per decode.
 /// Engine loop thread only.
 /// </summary>
-internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations kv)
+internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations kv, ILogger logger)
 {
     private readonly int _maxDraft = Math.Clamp(options.MaxDraftTokens, 0, SpeculationOptions.LargestDraft);
     private readonly int[] _draft = new int[SpeculationOptions.LargestDraft];
     // Reused for every sequence's history: its fed tokens and the one it feeds next.
     private int[] _history = new int[256];
+    // This step's draft-model requests, drafted together.
+    private readonly List<(SpeculationState State, DraftRequest Request)> _modelDrafts = [];
 
     /// <summary>The drafting state a new sequence gets, or null when nothing drafts for it.</summary>
     public SpeculationState? Begin(GenerationRequest request)
     {
         if (!request.Speculate || _maxDraft == 0) return null;
-        IDrafter? drafter = request.Prediction is { Length: > 0 } prediction ? new PredictionDrafter(prediction)
-            : options.Drafter == DraftKind.Ngram ? new NgramDrafter()
-            : null;
-        return drafter is null ? null : new SpeculationState(drafter, _maxDraft);
+        if (request.Prediction is { Length: > 0 } prediction) return new SpeculationState(DraftKind.Prediction, new PredictionDrafter(prediction), _maxDraft);
+        return options.Drafter switch
+        {
+            DraftKind.Ngram => new SpeculationState(DraftKind.Ngram, new NgramDrafter(), _maxDraft),
+            DraftKind.DraftModel when options.DraftModel is not null => new SpeculationState(DraftKind.DraftModel, null, _maxDraft),
+            _ => null,
+        };
+    }
+
+    /// <summary>The sequence ended: the draft model frees what it held for its slot.</summary>
+    public void End(Sequence sequence)
+    {
+        if (sequence.Speculation?.Kind == DraftKind.DraftModel && sequence.Status != SequenceStatus.Waiting) options.DraftModel!.Release(sequence.Slot);
     }
 
     /// <summary>Proposes a draft for each sequence that feeds a token next step, when few do (the policy).</summary>
@@ -89,9 +104,27 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
             // Generating the last allowed token needs no draft: the fed token's own logits give it.
             var room = Math.Min(state.Window, sequence.Request.MaxNewTokens - sequence.GeneratedTokens - 1);
             if (room <= 0) continue;
+            if (state.Drafter is null)
+            {
+                _modelDrafts.Add((state, new DraftRequest(sequence.Slot, History(sequence).ToArray(), room)));
+                continue;
+            }
             var count = state.Drafter.Propose(History(sequence), sequence.GeneratedTokens, _draft.AsSpan(0, room));
             state.Proposed = _draft.AsSpan(0, count).ToArray();
         }
+        if (_modelDrafts.Count == 0) return;
+        try
+        {
+            options.DraftModel!.Draft(_modelDrafts.Select(d => d.Request).ToList());
+            foreach (var (state, request) in _modelDrafts) state.Proposed = request.Draft;
+        }
+        catch (Exception ex)
+        {
+            // A failed draft costs this step its drafts, nothing more: the target decodes as without speculation.
+            logger.LogWarning(ex, "The draft model failed; this step decodes without drafts");
+            foreach (var (_, request) in _modelDrafts) options.DraftModel!.Release(request.Slot);
+        }
+        _modelDrafts.Clear();
     }
 
     /// <summary>
@@ -113,7 +146,7 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         state.InFlight = [];
         state.Drafted += drafted;
         state.Accepted += accepted;
-        state.Drafter.Settled(accepted);
+        state.Drafter?.Settled(accepted);
         state.Window = accepted == drafted ? Math.Min(state.MaxDraft, 2 * state.Window) : Math.Max(1, accepted + 1);
         state.Misses = accepted == 0 ? state.Misses + 1 : 0;
         if (state.Misses > 0) state.PausedSteps = (1 << Math.Min(state.Misses, 6)) - 1;

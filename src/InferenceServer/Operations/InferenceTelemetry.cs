@@ -138,7 +138,7 @@ internal sealed class InferenceTelemetry : IDisposable
 
     private void CountDrafts(KeyValuePair<string, object?> model, SpeculationCounts drafts)
     {
-        var kind = drafts.Kind == DraftKind.Prediction ? "prediction" : "ngram";
+        var kind = drafts.Kind switch { DraftKind.Prediction => "prediction", DraftKind.Ngram => "ngram", _ => "draft_model" };
         var tag = new KeyValuePair<string, object?>("kind", kind);
         _draftTokens.Add(drafts.Drafted, model, tag);
         _acceptedDraftTokens.Add(drafts.Accepted, model, tag);

@@ -193,4 +193,51 @@ public class SpeculativeDecodingTests
         Assert.All(threeRunning, b => Assert.Equal(3, b.Count));
         Assert.Contains(executor.Batches, b => b.Select(t => t.Slot).Distinct().Count() == 2 && b.Count > 2);
     }
+
+    /// <summary>Drafts the fake model's continuation (by position), wrong at every position that is a multiple of <paramref name="wrongEvery"/>.</summary>
+    private sealed class FakeDraftModel(int wrongEvery, bool fail = false) : IDraftModel
+    {
+        public List<int[]> Histories { get; } = [];
+        public List<SequenceSlot> Released { get; } = [];
+
+        public void Draft(IReadOnlyList<DraftRequest> requests)
+        {
+            if (fail) throw new InvalidOperationException("draft decode failed");
+            foreach (var request in requests)
+            {
+                Histories.Add(request.History);
+                request.Draft = Enumerable.Range(request.History.Length, request.MaxTokens)
+                    .Select(position => position % wrongEvery == 0 ? '#' : 'a' + position % 26).ToArray();
+            }
+        }
+
+        public void Release(SequenceSlot slot) => Released.Add(slot);
+    }
+
+    [Fact]
+    public async Task A_draft_model_drafts_from_the_whole_history_keeps_the_text_and_is_told_when_the_slot_is_free()
+    {
+        var draftModel = new FakeDraftModel(wrongEvery: 7);
+        var executor = new FakeExecutor(Limits);
+        using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.DraftModel, DraftModel = draftModel });
+        var (text, finished) = await Run(engine, Request("d", "hello", 100));
+
+        Assert.Equal(Continuation(5, 100), text);
+        Assert.Equal(DraftKind.DraftModel, finished.Speculation!.Kind);
+        Assert.True(finished.Speculation.Accepted > 40 && finished.Speculation.Rejected > 0, $"{finished.Speculation}");
+        // Each history is the prompt and the output so far: never a rejected draft token.
+        Assert.All(draftModel.Histories, h => Assert.Equal(("hello" + text)[..h.Length], new string(h.Select(t => (char)t).ToArray())));
+        Assert.Equal([new SequenceSlot(0)], draftModel.Released);
+    }
+
+    [Fact]
+    public async Task A_failing_draft_model_costs_the_drafts_not_the_request()
+    {
+        var executor = new FakeExecutor(Limits);
+        using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.DraftModel, DraftModel = new FakeDraftModel(7, fail: true) });
+        var (text, finished) = await Run(engine, Request("d", "hello", 20));
+
+        Assert.Equal(Continuation(5, 20), text);
+        Assert.Equal(0, finished.Speculation!.Drafted);
+    }
 }

@@ -172,3 +172,55 @@ public sealed class NgramDraftTests(NgramServerFixture server)
         Assert.Contains("inferenceserver_speculative_acceptance_ratio{", metrics);
     }
 }
+
+/// <summary>A server whose model drafts for itself: every draft is accepted, the ceiling of verification.</summary>
+public sealed class DraftModelServerFixture : ServerFixture
+{
+    protected override string[] ExtraArgs => ["--draft-model", TestFixtures.Model(ModelFile), "--draft-min-p", "0"];
+}
+
+[CollectionDefinition(Name)]
+public sealed class DraftModelServerCollection : ICollectionFixture<DraftModelServerFixture>
+{
+    public const string Name = "draft model server";
+}
+
+[Collection(DraftModelServerCollection.Name)]
+public sealed class DraftModelTests(DraftModelServerFixture server)
+{
+    [Fact]
+    public async Task A_draft_model_keeps_the_greedy_text_and_the_metrics_count_its_drafts()
+    {
+        async Task<string> Complete(string prompt, bool speculative)
+        {
+            using var response = await server.Http.PostAsJsonAsync("v1/completions",
+                new { model = ServerFixture.ModelId, prompt, max_tokens = 48, temperature = 0, ignore_eos = true, speculative });
+            response.EnsureSuccessStatusCode();
+            return (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["text"]!;
+        }
+
+        foreach (var prompt in new[] { "Once upon a time", "Tom had a red ball. He" })
+            Assert.Equal(await Complete(prompt, speculative: false), await Complete(prompt, speculative: true));
+        var metrics = await server.Http.GetStringAsync("metrics");
+        var accepted = metrics.Split('\n').Single(line => line.StartsWith("inferenceserver_speculative_accepted_tokens_total{", StringComparison.Ordinal));
+        Assert.Contains("kind=\"draft_model\"", accepted);
+        Assert.True(double.Parse(accepted.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) > 40, accepted);
+    }
+
+    [Fact]
+    public async Task A_draft_model_of_another_vocabulary_stops_the_server_at_start_with_the_reason()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "InferenceServer.dll"), "-m", TestFixtures.Model(ServerFixture.ModelFile),
+                     "--draft-model", TestFixtures.Model("stories260K.gguf"), "--port", "0", "-t", "1"])
+            start.ArgumentList.Add(arg);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("its vocabulary has 512 tokens, the target's 2048. A draft model needs the target's vocabulary.", await output + await errors);
+    }
+}
