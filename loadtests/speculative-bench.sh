@@ -3,7 +3,11 @@
 # --speculative ngram; a request's baseline is the same request with "speculative": false, interleaved with it, so
 # both see the same machine. Rows: Predicted Outputs (the prediction equal to the answer, and one that differs every
 # 20 tokens) and prompt-lookup drafts on a copy task, 1 stream, on the synthetic 125M model and TinyStories-656K;
-# 16 streams with and without speculation. Greedy text must be identical with and without (checked per request).
+# 16 streams with and without speculation; then the 125M model with a draft model: itself (every draft accepted: the
+# ceiling of verification) and a synthetic 25M model (random weights like the target's, so it drafts badly: the
+# cost of a useless drafter). Greedy text must be identical with and without (checked per request), so the servers run
+# with per-sequence KV streams (--deterministic, the layout issue 17 makes the default): on the unified cache a verify
+# decode of several tokens rounds differently from a decode of one, and the random-weight model's near-ties flip.
 # Appends a dated run to the "Speculative decoding" section of docs/benchmarks.md (about 5 minutes quiet).
 # Usage: [THREADS=N] [PAIRS=N] bash loadtests/speculative-bench.sh [--quick]
 #   --quick: one pair per row, to check the script (its figures mean little)
@@ -17,13 +21,23 @@ port=18092
 tiny=tests/fixtures/models/TinyStories-656K-Q8_0.gguf
 mkdir -p "$out"
 bench_prepare
+draft25m=$models_dir/synth-25m-q8_0.gguf
+[ -f "$draft25m" ] || dotnet "$synth_dll" write --shape 25m --quant Q8_0 --seed 2 -o "$draft25m"
 trap stop_server EXIT
 
 for model in "$synthetic" "$tiny"; do
   name=$(basename "$model" .gguf)
   echo "== $name: starting the server (--speculative ngram, -np 16, -t $threads)"
-  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$model" --port $port -c 16384 -np 16 -t "$threads" --speculative ngram
+  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$model" --port $port -c 16384 -np 16 -t "$threads" --deterministic --speculative ngram
   python3 loadtests/speculative_bench.py --base-url "http://127.0.0.1:$port/v1" --pairs "$pairs" --label "$name" --out "$out/$name.json"
+  stop_server
+done
+
+for draft in "$synthetic" "$draft25m"; do
+  name=$(basename "$synthetic" .gguf)+draft-$(basename "$draft" .gguf)
+  echo "== $name: starting the server (--draft-model, -np 16, -t $threads)"
+  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --deterministic --draft-model "$draft"
+  python3 loadtests/speculative_bench.py --base-url "http://127.0.0.1:$port/v1" --pairs "$pairs" --label "$name" --out "$out/$name.json" --rows draft
   stop_server
 done
 

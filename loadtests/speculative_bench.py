@@ -101,6 +101,10 @@ def measure(args):
     rewrite = "Rewrite the story below without changes.\n\n" + STORY + "\n\nRewritten:\n"
     # Warm-up: first requests pay for JIT and cold caches.
     completion(base, model, "Hello", 8, speculative=False)
+    if args.rows == "draft":
+        rows = [pairs_row(base, model, "draft model, a story, 128 tokens", pairs, "Once upon a time, Tom and Lily", 128, {})]
+        Path(args.out).write_text(json.dumps({"label": args.label, "model": model, "rows": rows}, indent=1))
+        return
     answer, every20 = edited(base, model, rewrite, 128)
     rows = [
         pairs_row(base, model, "prediction = the answer, 128 tokens", pairs, rewrite, 128,
@@ -122,7 +126,7 @@ def report(args):
     load = os.getloadavg()
     lines = [f"### Run of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`",
              "",
-             f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads} --speculative ngram`, "
+             f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads} --deterministic` with `--speculative ngram` or `--draft-model`, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Speedup: median over pairs of "
              "tokens/s with ÷ without speculation (the same request with `\"speculative\": false`), greedy, `ignore_eos`; "
              "every pair's texts were identical.",
@@ -155,6 +159,7 @@ def main():
     parser.add_argument("--target")
     parser.add_argument("--command")
     parser.add_argument("--threads")
+    parser.add_argument("--rows", default="all", help="all, or draft: only the draft-model row")
     args = parser.parse_args()
     report(args) if args.report else measure(args)
 
