@@ -38,26 +38,10 @@ internal sealed class LlamaDraftModel : IDraftModel, IDisposable
     public static LlamaDraftModel Load(string path, LlamaModelSettings target, LLamaWeights targetWeights, int contextCells, float minP, ILogger logger)
     {
         LlamaModel.CheckGgufFile(path, "Draft model file");
-        var parameters = new LLama.Common.ModelParams(path)
-        {
-            SeqMax = (uint)target.MaxSequences,
-            KVUnified = !target.KvPerSequence,
-            BatchSize = (uint)target.BatchTokens,
-            UBatchSize = (uint)target.MicroBatchTokens,
-            Threads = target.Threads,
-            BatchThreads = target.Threads,
-            GpuLayerCount = target.GpuLayers,
-            ContextSize = (uint)contextCells,
-        };
-        LLamaWeights weights;
-        try
-        {
-            weights = LLamaWeights.LoadFromFile(parameters);
-        }
-        catch (Exception ex)
-        {
-            throw new ModelLoadException($"Cannot load draft model '{path}': llama.cpp rejected it ({ex.Message}).", ex);
-        }
+        // The target's layout, one sequence id per slot, and f16 KV: a quantised cache needs head lengths this model may not have.
+        var parameters = LlamaModel.ContextParameters(target, path, target.MaxSequences);
+        parameters.ContextSize = (uint)contextCells;
+        var weights = LlamaModel.LoadWeights(parameters, "draft model");
         try
         {
             if (VocabularyDifference(weights, targetWeights) is { } difference)

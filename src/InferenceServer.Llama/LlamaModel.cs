@@ -92,31 +92,13 @@ public sealed class LlamaModel : IDisposable
         // cache all ids share one pool of cells, so more ids cost no memory. llama.cpp aborts the process when
         // creating a context with more sequence ids than --batch-size (GGML_ASSERT n_outputs_max), so no more.
         var sequenceIds = settings.KvPerSequence ? settings.MaxSequences : Math.Min(MaxSequenceIds, settings.BatchTokens);
-        var parameters = new ModelParams(settings.ModelPath)
-        {
-            SeqMax = (uint)sequenceIds,
-            KVUnified = !settings.KvPerSequence,
-            BatchSize = (uint)settings.BatchTokens,
-            UBatchSize = (uint)settings.MicroBatchTokens,
-            Threads = settings.Threads,
-            BatchThreads = settings.Threads,
-            GpuLayerCount = settings.GpuLayers,
-            TypeK = settings.KeyType.Native,
-            TypeV = settings.ValueType.Native,
-            // llama.cpp stores a quantised V cache only with flash attention, and fails a decode, not the context, without it.
-            FlashAttention = settings.ValueType.IsQuantized ? true : null,
-        };
+        var parameters = ContextParameters(settings, settings.ModelPath, sequenceIds);
+        parameters.TypeK = settings.KeyType.Native;
+        parameters.TypeV = settings.ValueType.Native;
+        // llama.cpp stores a quantised V cache only with flash attention, and fails a decode, not the context, without it.
+        parameters.FlashAttention = settings.ValueType.IsQuantized ? true : null;
 
-        LLamaWeights weights;
-        try
-        {
-            weights = LLamaWeights.LoadFromFile(parameters);
-        }
-        catch (Exception ex)
-        {
-            throw new ModelLoadException($"Cannot load model '{settings.ModelPath}': llama.cpp rejected it ({ex.Message}).", ex);
-        }
-
+        var weights = LoadWeights(parameters, "model");
         try
         {
             var shape = KvShape.FromMetadata(weights.Metadata);
@@ -150,6 +132,31 @@ public sealed class LlamaModel : IDisposable
         {
             weights.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The KV layout, batch and threads of <paramref name="settings"/>, for the model at <paramref name="path"/>.</summary>
+    internal static ModelParams ContextParameters(LlamaModelSettings settings, string path, int sequenceIds) => new(path)
+    {
+        SeqMax = (uint)sequenceIds,
+        KVUnified = !settings.KvPerSequence,
+        BatchSize = (uint)settings.BatchTokens,
+        UBatchSize = (uint)settings.MicroBatchTokens,
+        Threads = settings.Threads,
+        BatchThreads = settings.Threads,
+        GpuLayerCount = settings.GpuLayers,
+    };
+
+    /// <summary>Loads a GGUF file's weights; llama.cpp's refusal becomes a <see cref="ModelLoadException"/> naming <paramref name="what"/> and the file.</summary>
+    internal static LLamaWeights LoadWeights(LLama.Common.ModelParams parameters, string what)
+    {
+        try
+        {
+            return LLamaWeights.LoadFromFile(parameters);
+        }
+        catch (Exception ex)
+        {
+            throw new ModelLoadException($"Cannot load {what} '{parameters.ModelPath}': llama.cpp rejected it ({ex.Message}).", ex);
         }
     }
 

@@ -166,11 +166,15 @@ public sealed class NgramDraftTests(NgramServerFixture server)
 
         Assert.Equal(await Complete(speculative: false), await Complete(speculative: true));
         var metrics = await server.Http.GetStringAsync("metrics");
-        var accepted = metrics.Split('\n').Single(line => line.StartsWith("inferenceserver_speculative_accepted_tokens_total{", StringComparison.Ordinal));
-        Assert.Contains("kind=\"ngram\"", accepted);
-        Assert.True(double.Parse(accepted.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) > 0, accepted);
+        Assert.True(AcceptedDraftTokens(metrics, "ngram") > 0, metrics);
         Assert.Contains("inferenceserver_speculative_acceptance_ratio{", metrics);
     }
+
+    /// <summary>The accepted-draft-tokens counter of one draft kind on a /metrics page.</summary>
+    internal static double AcceptedDraftTokens(string metrics, string kind) => double.Parse(
+        metrics.Split('\n').Single(line => line.StartsWith("inferenceserver_speculative_accepted_tokens_total{", StringComparison.Ordinal)
+                                            && line.Contains($"kind=\"{kind}\"")).Split(' ')[^1],
+        System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>A server whose model drafts for itself: every draft is accepted, the ceiling of verification.</summary>
@@ -201,10 +205,7 @@ public sealed class DraftModelTests(DraftModelServerFixture server)
 
         foreach (var prompt in new[] { "Once upon a time", "Tom had a red ball. He" })
             Assert.Equal(await Complete(prompt, speculative: false), await Complete(prompt, speculative: true));
-        var metrics = await server.Http.GetStringAsync("metrics");
-        var accepted = metrics.Split('\n').Single(line => line.StartsWith("inferenceserver_speculative_accepted_tokens_total{", StringComparison.Ordinal));
-        Assert.Contains("kind=\"draft_model\"", accepted);
-        Assert.True(double.Parse(accepted.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) > 40, accepted);
+        Assert.True(NgramDraftTests.AcceptedDraftTokens(await server.Http.GetStringAsync("metrics"), "draft_model") > 40);
     }
 
     [Fact]
