@@ -208,6 +208,7 @@ public sealed class InferenceEngine : IDisposable
             return true;
         }
         var decoded = _clock.GetTimestamp();
+        _speculator.Decoded(plan.Batch, _clock.GetElapsedTime(scheduled, decoded));
 
         _steps++;
         _scheduler.Decoded(plan);

@@ -41,6 +41,7 @@ internal static class CommandLine
         new(["--draft-max"], "DraftMax", "N", "most draft tokens one sequence verifies per step (1-62)", "16"),
         new(["--draft-model"], "DraftModel", "PATH", "a small model of the same vocabulary that drafts for the first model (GGUF path or hf://OWNER/REPO/FILE.gguf)", "none"),
         new(["--draft-min-p"], "DraftMinP", "P", "the draft model stops a draft before a token it gives less than this probability", "0.75"),
+        new(["--speculative-policy"], "SpeculativePolicy", "measured|always", "verify drafts only as far as measured decode times say they pay, or always in full", "measured"),
         new(["--speculative-max-batch"], "SpeculativeMaxBatch", "N", "speculate only while at most N sequences decode together; 0 = never", "4"),
         new(["--max-queue-wait"], "MaxQueueWaitSeconds", "SECONDS", "longest wait for a sequence before 429; 0 = no limit", "0"),
         new(["--lora"], "Lora", "NAME=PATH[:SCALE]", "a LoRA adapter GGUF requests may choose, with its default scale (repeatable)", "none", Repeatable: true),

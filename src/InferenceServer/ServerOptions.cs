@@ -88,8 +88,12 @@ public sealed class ServerOptions
     /// <summary>The draft model stops a draft before a token it gives less than this probability (llama-server's --draft-p-min).</summary>
     public float DraftMinP { get; set; } = 0.75f;
 
+    /// <summary>"measured": verify drafts only as far as measured decode times say they pay; "always": verify every draft in full.</summary>
+    public string SpeculativePolicy { get; set; } = "measured";
+
     public SpeculationOptions ToSpeculationOptions(IDraftModel? draftModel) => new()
     {
+        Measured = SpeculativePolicy != "always",
         Drafter = draftModel is not null ? DraftKind.DraftModel : Speculative == "ngram" ? DraftKind.Ngram : null,
         DraftModel = draftModel,
         MaxDraftTokens = DraftMax,

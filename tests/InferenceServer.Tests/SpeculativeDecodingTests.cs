@@ -128,18 +128,44 @@ public abstract class PredictedOutputsTests(ServerFixture server)
     }
 }
 
-/// <summary>The default KV layout.</summary>
-[Collection(ServerCollection.Name)]
-public sealed class PredictedOutputsDefaultTests(ServerFixture server) : PredictedOutputsTests(server);
+/// <summary>
+/// A server that verifies every draft in full (--speculative-policy always): the measured policy would skip drafts
+/// that do not pay on this loaded machine, and a draft never verified cannot show a verification bug.
+/// </summary>
+public class SpeculatingServerFixture : ServerFixture
+{
+    protected override string[] ExtraArgs => ["--speculative-policy", "always"];
+}
 
-/// <summary>Per-sequence KV streams (--deterministic): a verification decode rounds exactly as one token at a time.</summary>
-[Collection(DeterministicServerCollection.Name)]
-public sealed class PredictedOutputsDeterministicTests(DeterministicServerFixture server) : PredictedOutputsTests(server);
+[CollectionDefinition(Name)]
+public sealed class SpeculatingServerCollection : ICollectionFixture<SpeculatingServerFixture>
+{
+    public const string Name = "speculating server";
+}
+
+/// <summary>The same with per-sequence KV streams (--deterministic): a verification decode rounds exactly as one token at a time.</summary>
+public sealed class DeterministicSpeculatingServerFixture : SpeculatingServerFixture
+{
+    protected override string[] ExtraArgs => [.. base.ExtraArgs, "--deterministic"];
+}
+
+[CollectionDefinition(Name)]
+public sealed class DeterministicSpeculatingServerCollection : ICollectionFixture<DeterministicSpeculatingServerFixture>
+{
+    public const string Name = "deterministic speculating server";
+}
+
+/// <summary>The default KV layout.</summary>
+[Collection(SpeculatingServerCollection.Name)]
+public sealed class PredictedOutputsDefaultTests(SpeculatingServerFixture server) : PredictedOutputsTests(server);
+
+[Collection(DeterministicSpeculatingServerCollection.Name)]
+public sealed class PredictedOutputsDeterministicTests(DeterministicSpeculatingServerFixture server) : PredictedOutputsTests(server);
 
 /// <summary>A server that drafts every request by prompt lookup.</summary>
-public sealed class NgramServerFixture : ServerFixture
+public sealed class NgramServerFixture : SpeculatingServerFixture
 {
-    protected override string[] ExtraArgs => ["--speculative", "ngram"];
+    protected override string[] ExtraArgs => [.. base.ExtraArgs, "--speculative", "ngram"];
 }
 
 [CollectionDefinition(Name)]
@@ -178,9 +204,9 @@ public sealed class NgramDraftTests(NgramServerFixture server)
 }
 
 /// <summary>A server whose model drafts for itself: every draft is accepted, the ceiling of verification.</summary>
-public sealed class DraftModelServerFixture : ServerFixture
+public sealed class DraftModelServerFixture : SpeculatingServerFixture
 {
-    protected override string[] ExtraArgs => ["--draft-model", TestFixtures.Model(ModelFile), "--draft-min-p", "0"];
+    protected override string[] ExtraArgs => [.. base.ExtraArgs, "--draft-model", TestFixtures.Model(ModelFile), "--draft-min-p", "0"];
 }
 
 [CollectionDefinition(Name)]

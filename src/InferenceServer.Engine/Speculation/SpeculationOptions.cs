@@ -30,6 +30,12 @@ public sealed record SpeculationOptions
     /// verifies drafts almost for free; a full one is throughput-bound and every draft token displaces useful work.
     /// </summary>
     public int MaxBatchSequences { get; init; } = 4;
+
+    /// <summary>
+    /// True: verify a draft only as far as the measured decode times say it pays (<see cref="DecodeCostModel"/>).
+    /// False: verify every draft in full, as llama-server does (for machines where a longer decode costs nothing, and tests).
+    /// </summary>
+    public bool Measured { get; init; } = true;
 }
 
 /// <summary>A request's drafting in numbers: <see cref="Drafted"/> tokens verified, <see cref="Accepted"/> of them kept.</summary>

@@ -3,9 +3,16 @@ using System.Runtime.InteropServices;
 
 namespace InferenceServer.Engine;
 
-/// <summary>One sequence's drafting: its drafter, the draft in this step's batch, how long drafts may be now, and its counts.</summary>
-internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter, int maxDraft)
+/// <summary>One sequence's drafting: its drafter, the draft in this step's batch, how often its drafts are right, and its counts.</summary>
+internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
 {
+    // Pseudo-observations a sequence starts with, and how much each verification's past counts in the next.
+    private const double PriorTrials = 4;
+    private const double Decay = 0.8;
+
+    private double _trials = PriorTrials;
+    private double _successes = PriorTrials * (kind == DraftKind.Prediction ? 0.9 : 0.8);
+
     public DraftKind Kind { get; } = kind;
 
     /// <summary>Its own drafter; null for the draft model, which drafts for every sequence in one batched call.</summary>
@@ -17,22 +24,28 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter, int ma
     /// <summary>The draft tokens in this step's batch, fed right after the sequence's own token, each with its logits row.</summary>
     public int[] InFlight { get; set; } = [];
 
-    /// <summary>
-    /// How many tokens the next draft may have: doubled after a draft is wholly accepted, cut to what was accepted
-    /// plus one after a rejection, so a sequence the drafter reads badly verifies little.
-    /// </summary>
-    public int Window { get; set; } = Math.Min(4, maxDraft);
+    /// <summary>The estimated chance that a draft token is accepted given the one before it was, from recent verifications.</summary>
+    public double Acceptance => _successes / _trials;
 
-    public int MaxDraft { get; } = maxDraft;
-
-    /// <summary>Drafts in a row with nothing accepted; the sequence then pauses drafting for 2^misses steps.</summary>
-    public int Misses { get; set; }
-    public int PausedSteps { get; set; }
-
-    public int Drafted { get; set; }
-    public int Accepted { get; set; }
+    public int Drafted { get; private set; }
+    public int Accepted { get; private set; }
 
     public SpeculationCounts Counts => new(Kind, Drafted, Accepted);
+
+    public void Verified(int drafted, int accepted)
+    {
+        Drafted += drafted;
+        Accepted += accepted;
+        _successes = Decay * _successes + accepted;
+        _trials = Decay * _trials + accepted + (accepted < drafted ? 1 : 0);
+    }
+
+    /// <summary>The expected accepted tokens of a draft of <paramref name="length"/>: each is accepted with <see cref="Acceptance"/> if the one before it was.</summary>
+    public double ExpectedAccepted(int length)
+    {
+        var p = Math.Min(Acceptance, 0.999);
+        return p * (1 - Math.Pow(p, length)) / (1 - p);
+    }
 }
 
 /// <summary>
@@ -64,16 +77,20 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
     private int[] _history = new int[256];
     // This step's draft-model requests, drafted together.
     private readonly List<(SpeculationState State, DraftRequest Request)> _modelDrafts = [];
+    private readonly DecodeCostModel _costs = new();
+    private readonly HashSet<SequenceSlot> _slots = [];
+    // The draft model's last measured time per drafted token (0 until measured: the first draft is the measurement).
+    private double _draftModelSecondsPerToken;
 
     /// <summary>The drafting state a new sequence gets, or null when nothing drafts for it.</summary>
     public SpeculationState? Begin(GenerationRequest request)
     {
         if (!request.Speculate || _maxDraft == 0) return null;
-        if (request.Prediction is { Length: > 0 } prediction) return new SpeculationState(DraftKind.Prediction, new PredictionDrafter(prediction), _maxDraft);
+        if (request.Prediction is { Length: > 0 } prediction) return new SpeculationState(DraftKind.Prediction, new PredictionDrafter(prediction));
         return options.Drafter switch
         {
-            DraftKind.Ngram => new SpeculationState(DraftKind.Ngram, new NgramDrafter(), _maxDraft),
-            DraftKind.DraftModel when options.DraftModel is not null => new SpeculationState(DraftKind.DraftModel, null, _maxDraft),
+            DraftKind.Ngram => new SpeculationState(DraftKind.Ngram, new NgramDrafter()),
+            DraftKind.DraftModel when options.DraftModel is not null => new SpeculationState(DraftKind.DraftModel, null),
             _ => null,
         };
     }
@@ -84,39 +101,78 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         if (sequence.Speculation?.Kind == DraftKind.DraftModel && sequence.Status != SequenceStatus.Waiting) options.DraftModel!.Release(sequence.Slot);
     }
 
-    /// <summary>Proposes a draft for each sequence that feeds a token next step, when few do (the policy).</summary>
+    /// <summary>
+    /// Proposes a draft for each sequence that feeds a token next step, when few do, and only as long a draft as pays
+    /// (<see cref="DraftLength"/>).
+    /// </summary>
     public void Propose(IEnumerable<Sequence> admitted)
     {
         var feeding = 0;
         foreach (var sequence in admitted)
+        {
+            if (sequence.Speculation is { } state) state.Proposed = [];
             if (FeedsNext(sequence)) feeding++;
-        var speculate = feeding <= options.MaxBatchSequences;
+        }
+        if (feeding > options.MaxBatchSequences) return;
+        // The step as planned so far: how many tokens it decodes and how many it is expected to output.
+        var batch = new StepEstimate(feeding, feeding);
         foreach (var sequence in admitted)
         {
-            if (sequence.Speculation is not { } state) continue;
-            state.Proposed = [];
-            if (!speculate || !FeedsNext(sequence)) continue;
-            if (state.PausedSteps > 0)
-            {
-                state.PausedSteps--;
-                continue;
-            }
+            if (sequence.Speculation is not { } state || !FeedsNext(sequence)) continue;
             // Generating the last allowed token needs no draft: the fed token's own logits give it.
-            var room = Math.Min(state.Window, sequence.Request.MaxNewTokens - sequence.GeneratedTokens - 1);
-            if (room <= 0) continue;
+            var room = Math.Min(_maxDraft, sequence.Request.MaxNewTokens - sequence.GeneratedTokens - 1);
             if (state.Drafter is null)
             {
-                _modelDrafts.Add((state, new DraftRequest(sequence.Slot, History(sequence).ToArray(), room)));
+                var length = DraftLength(state, batch, room, _draftModelSecondsPerToken);
+                if (length == 0) continue;
+                _modelDrafts.Add((state, new DraftRequest(sequence.Slot, History(sequence).ToArray(), length)));
+                batch = batch.With(length, state.ExpectedAccepted(length));
                 continue;
             }
+            if (room <= 0) continue;
             var count = state.Drafter.Propose(History(sequence), sequence.GeneratedTokens, _draft.AsSpan(0, room));
-            state.Proposed = _draft.AsSpan(0, count).ToArray();
+            var kept = DraftLength(state, batch, count, 0);
+            state.Proposed = _draft.AsSpan(0, kept).ToArray();
+            batch = batch.With(kept, state.ExpectedAccepted(kept));
         }
-        if (_modelDrafts.Count == 0) return;
+        if (_modelDrafts.Count > 0) DraftWithModel();
+    }
+
+    /// <summary>What a step decodes and how many tokens it is expected to output.</summary>
+    private readonly record struct StepEstimate(int Tokens, double Output)
+    {
+        public StepEstimate With(int draft, double accepted) => new(Tokens + draft, Output + accepted);
+    }
+
+    /// <summary>
+    /// The draft length, at most <paramref name="available"/>, that maximises the step's expected output per second
+    /// (measured decode times, the sequence's acceptance so far), or 0 when no length makes the step at least 5%
+    /// faster per token than without the draft: so a draft that does not pay is not verified.
+    /// </summary>
+    private int DraftLength(SpeculationState state, StepEstimate batch, int available, double draftSecondsPerToken)
+    {
+        if (!options.Measured) return available;
+        if (_costs.Seconds(batch.Tokens) is not { } without) return 0;
+        var withoutRate = batch.Output / without;
+        var (best, bestRate) = (0, withoutRate * 1.05);
+        for (var length = 1; length <= available; length = length < available && 2 * length > available ? available : 2 * length)
+        {
+            if (_costs.Seconds(batch.Tokens + length) is not { } seconds) break;
+            var rate = (batch.Output + state.ExpectedAccepted(length)) / (seconds + length * draftSecondsPerToken);
+            if (rate > bestRate) (best, bestRate) = (length, rate);
+        }
+        return best;
+    }
+
+    private void DraftWithModel()
+    {
+        var started = Environment.TickCount64;
         try
         {
             options.DraftModel!.Draft(_modelDrafts.Select(d => d.Request).ToList());
             foreach (var (state, request) in _modelDrafts) state.Proposed = request.Draft;
+            var tokens = _modelDrafts.Sum(d => Math.Max(1, d.Request.Draft.Length));
+            _draftModelSecondsPerToken = (Environment.TickCount64 - started) / 1000.0 / tokens;
         }
         catch (Exception ex)
         {
@@ -125,6 +181,18 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
             foreach (var (_, request) in _modelDrafts) options.DraftModel!.Release(request.Slot);
         }
         _modelDrafts.Clear();
+    }
+
+    /// <summary>
+    /// A decode took <paramref name="elapsed"/>: what the policy's cost model learns from, when its batch was one the
+    /// policy could speculate in (decodes of many sequences attend over many histories and cost more per token).
+    /// </summary>
+    public void Decoded(IReadOnlyList<BatchToken> batch, TimeSpan elapsed)
+    {
+        _slots.Clear();
+        foreach (var token in batch)
+            if (_slots.Add(token.Slot) && _slots.Count > options.MaxBatchSequences) return;
+        _costs.Observe(batch.Count, elapsed);
     }
 
     /// <summary>
@@ -144,12 +212,8 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
             sequence.NextPosition = keep;
         }
         state.InFlight = [];
-        state.Drafted += drafted;
-        state.Accepted += accepted;
+        state.Verified(drafted, accepted);
         state.Drafter?.Settled(accepted);
-        state.Window = accepted == drafted ? Math.Min(state.MaxDraft, 2 * state.Window) : Math.Max(1, accepted + 1);
-        state.Misses = accepted == 0 ? state.Misses + 1 : 0;
-        if (state.Misses > 0) state.PausedSteps = (1 << Math.Min(state.Misses, 6)) - 1;
     }
 
     /// <summary>Whether the next schedule feeds this sequence a token whose logits are sampled.</summary>

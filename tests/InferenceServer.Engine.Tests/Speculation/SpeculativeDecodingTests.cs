@@ -7,9 +7,12 @@ public class SpeculativeDecodingTests
 {
     private static readonly ModelLimits Limits = new(4096, 4096, 8, 512);
 
+    /// <summary>Decodes cost 10 ms + 0.1 ms per token on the fake model's clock: verifying a draft is nearly free, as on a GPU.</summary>
+    private static FakeExecutor Model(Func<int, int, int>? next = null) => new(Limits, next) { Clock = new SteppingClock() };
+
     private static InferenceEngine NewEngine(FakeExecutor executor, SpeculationOptions? speculation = null, bool caching = true) =>
         new(executor, new FakeTokenizer(), new EngineOptions { PrefixCaching = caching, Speculation = speculation ?? SpeculationOptions.Default },
-            NullLogger<InferenceEngine>.Instance);
+            NullLogger<InferenceEngine>.Instance, clock: executor.Clock);
 
     private static int[] Tokens(string text) => text.Select(c => (int)c).ToArray();
 
@@ -30,7 +33,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task A_prediction_equal_to_the_answer_is_accepted_whole_and_needs_few_decodes()
     {
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor);
         var expected = Continuation(5, 120);
         var (text, finished) = await Run(engine, Request("p", "hello", 120, prediction: expected));
@@ -50,10 +53,10 @@ public class SpeculativeDecodingTests
     {
         var expected = Continuation(5, 200);
         var prediction = new string(expected.Select((c, i) => i % 20 == 19 ? '#' : c).ToArray());
-        var plain = new FakeExecutor(Limits);
+        var plain = Model();
         using var plainEngine = NewEngine(plain);
         var without = await Run(plainEngine, Request("plain", "hello", 200));
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor);
         var (text, finished) = await Run(engine, Request("p", "hello", 200, prediction: prediction));
 
@@ -72,7 +75,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task The_prefix_cache_never_holds_a_rejected_draft_token()
     {
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor);
         var prompt = "hello";
         var wrongEveryFifth = new string(Continuation(5, 60).Select((c, i) => i % 5 == 4 ? '#' : c).ToArray());
@@ -96,10 +99,10 @@ public class SpeculativeDecodingTests
     {
         // The prompt holds the alphabet twice: the fake model continues it, so every continuation occurred before.
         var prompt = string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz", 2));
-        var plain = new FakeExecutor(Limits);
+        var plain = Model();
         using var plainEngine = NewEngine(plain);
         var without = await Run(plainEngine, Request("plain", prompt, 100));
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.Ngram });
         var (text, finished) = await Run(engine, Request("n", prompt, 100));
 
@@ -112,7 +115,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task Ngram_drafts_of_text_that_never_repeats_propose_nothing()
     {
-        var executor = new FakeExecutor(Limits, next: (token, position) => 0x100 + position);
+        var executor = Model(next: (token, position) => 0x100 + position);
         using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.Ngram });
         var (_, finished) = await Run(engine, Request("n", "abcdef", 40));
 
@@ -125,10 +128,10 @@ public class SpeculativeDecodingTests
     {
         // Temperature 0.7 over logits 10 (the continuation), 5 and 0 (65,534 others): about one token in 25 is another, so drafts get rejected.
         var expected = Continuation(5, 150);
-        var plain = new FakeExecutor(Limits) { DrawsFromLogits = true };
+        var plain = new FakeExecutor(Limits) { DrawsFromLogits = true, Clock = new SteppingClock() };
         using var plainEngine = NewEngine(plain);
         var without = await Run(plainEngine, Request("plain", "hello", 150, temperature: 0.7f));
-        var executor = new FakeExecutor(Limits) { DrawsFromLogits = true };
+        var executor = new FakeExecutor(Limits) { DrawsFromLogits = true, Clock = new SteppingClock() };
         using var engine = NewEngine(executor);
         var (text, finished) = await Run(engine, Request("s", "hello", 150, prediction: expected, temperature: 0.7f));
 
@@ -140,7 +143,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task A_stop_sequence_inside_an_accepted_draft_ends_the_text_where_it_would_without_one()
     {
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor);
         var (text, finished) = await Run(engine, Request("s", "hello", 100, prediction: Continuation(5, 100), stops: "xyz"));
 
@@ -152,7 +155,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task Drafts_stay_inside_the_reservation_and_below_64_tokens_per_sequence_per_decode()
     {
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor, new SpeculationOptions { MaxDraftTokens = 500 });
         var (text, finished) = await Run(engine, Request("p", "hello", 300, prediction: Continuation(5, 400)));
 
@@ -167,7 +170,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task A_request_that_opts_out_gets_no_drafts()
     {
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.Ngram });
         var request = Request("o", "abcabcabcabc", 30, prediction: Continuation(12, 30)) with { Speculate = false };
         var (_, finished) = await Run(engine, request);
@@ -179,7 +182,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task A_full_batch_does_not_speculate_and_a_small_one_does()
     {
-        var executor = new FakeExecutor(Limits) { Gate = new ManualResetEventSlim(false) };
+        var executor = new FakeExecutor(Limits) { Gate = new ManualResetEventSlim(false), Clock = new SteppingClock() };
         using var engine = NewEngine(executor, new SpeculationOptions { MaxBatchSequences = 2 });
         int[] lengths = [40, 40, 10];
         var streams = lengths.Select((length, i) => engine.Submit(Request($"r{i}", "hello", length, prediction: Continuation(5, 40)), CancellationToken.None)).ToList();
@@ -218,7 +221,7 @@ public class SpeculativeDecodingTests
     public async Task A_draft_model_drafts_from_the_whole_history_keeps_the_text_and_is_told_when_the_slot_is_free()
     {
         var draftModel = new FakeDraftModel(wrongEvery: 7);
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.DraftModel, DraftModel = draftModel });
         var (text, finished) = await Run(engine, Request("d", "hello", 100));
 
@@ -233,11 +236,39 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task A_failing_draft_model_costs_the_drafts_not_the_request()
     {
-        var executor = new FakeExecutor(Limits);
+        var executor = Model();
         using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.DraftModel, DraftModel = new FakeDraftModel(7, fail: true) });
         var (text, finished) = await Run(engine, Request("d", "hello", 20));
 
         Assert.Equal(Continuation(5, 20), text);
         Assert.Equal(0, finished.Speculation!.Drafted);
+    }
+
+    [Fact]
+    public async Task Under_a_cpu_like_decode_cost_only_drafts_that_pay_are_verified()
+    {
+        // Measured shape on 2 CPU cores (125M model): a decode of 2 tokens costs 3x one of 1, 17 tokens about 7x.
+        Func<int, TimeSpan> cpu = tokens => TimeSpan.FromMilliseconds(tokens == 1 ? 6.6 : 18 + 2 * tokens);
+        var prompt = string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz", 2));
+        async Task<GenerationFinished> Time(GenerationRequest request, SpeculationOptions options)
+        {
+            var executor = new FakeExecutor(Limits) { Clock = new SteppingClock(), DecodeCost = cpu };
+            using var engine = NewEngine(executor, options);
+            var (text, finished) = await Run(engine, request);
+            Assert.Equal(Continuation(prompt.Length, 100), text);
+            return finished;
+        }
+
+        var plain = await Time(Request("plain", prompt, 100) with { Speculate = false }, SpeculationOptions.Default);
+        // An n-gram drafter starts out trusted at 80% per token: not enough to pay for a 3x dearer decode, once the policy
+        // has measured one (before, interpolating from one token and the prompt's decode, a 2-token draft looks cheap).
+        var ngram = await Time(Request("ngram", prompt, 100), new SpeculationOptions { Drafter = DraftKind.Ngram });
+        // A prediction starts out trusted at 90%: a 16-token draft pays, and being right makes longer ones pay more.
+        var predicted = await Time(Request("prediction", prompt, 100, prediction: Continuation(prompt.Length, 100)), SpeculationOptions.Default);
+
+        Assert.InRange(ngram.Speculation!.Drafted, 0, 2);
+        Assert.True(ngram.Timings.Total <= plain.Timings.Total * 1.05, $"{ngram.Timings.Total} against {plain.Timings.Total}");
+        Assert.True(predicted.Speculation!.Accepted > 80, $"{predicted.Speculation}");
+        Assert.True(predicted.Timings.Total < plain.Timings.Total / 1.5, $"{predicted.Timings.Total} against {plain.Timings.Total}");
     }
 }
