@@ -50,7 +50,7 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
 
 /// <summary>
 /// Speculative decoding inside continuous batching. Before a step it proposes drafts for the sequences that will
-/// feed a token (<see cref="Propose"/>); the scheduler puts each sequence's draft right after its own token, with
+/// feed a token (<see cref="Propose"/>), as long as the measured decode costs say they pay; the scheduler puts each sequence's draft right after its own token, with
 /// logits at every position; the engine's sample phase samples the target at each position and stops at the first
 /// one whose sample differs from the draft; <see cref="Settle"/> then removes the rejected cells.
 ///
