@@ -34,8 +34,9 @@ internal sealed class DecodeCostModel
 
     /// <summary>
     /// The expected time of a decode of <paramref name="tokens"/>: interpolated linearly in tokens between the nearest
-    /// measured buckets around it, or beyond the largest along the slope of the two largest (in proportion when only
-    /// one is measured); null before any decode of at most that many tokens was measured.
+    /// measured buckets around it, or beyond the largest along the slope of the two largest. With one bucket measured
+    /// it is taken as the cost of any larger decode too: optimistic on purpose, so that the policy verifies one draft
+    /// and so measures what it costs, rather than never learning. Null before any decode of at most that many tokens.
     /// </summary>
     public double? Seconds(int tokens)
     {
@@ -49,7 +50,7 @@ internal sealed class DecodeCostModel
         {
             var before = below - 1;
             while (before >= 0 && _seconds[before] == 0) before--;
-            if (before < 0 || _tokens[before] >= _tokens[below]) return _seconds[below] * tokens / _tokens[below];
+            if (before < 0 || _tokens[before] >= _tokens[below]) return _seconds[below];
             var slope = Math.Max(0, (_seconds[below] - _seconds[before]) / (_tokens[below] - _tokens[before]));
             return _seconds[below] + (tokens - _tokens[below]) * slope;
         }
