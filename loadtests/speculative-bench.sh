@@ -9,7 +9,8 @@
 # with per-sequence KV streams (--deterministic, the layout issue 17 makes the default): on the unified cache a verify
 # decode of several tokens rounds differently from a decode of one, and the random-weight model's near-ties flip.
 # Appends a dated run to the "Speculative decoding" section of docs/benchmarks.md (about 5 minutes quiet).
-# Usage: [THREADS=N] [PAIRS=N] bash loadtests/speculative-bench.sh [--quick]
+# Usage: [THREADS=N] [PAIRS=N] [FLAGS="--draft-max 62 ..."] bash loadtests/speculative-bench.sh [--quick]
+#   FLAGS: more server flags for every server (e.g. --speculative-policy always, --draft-max 62)
 #   --quick: one pair per row, to check the script (its figures mean little)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ trap stop_server EXIT
 for model in "$synthetic" "$tiny"; do
   name=$(basename "$model" .gguf)
   echo "== $name: starting the server (--speculative ngram, -np 16, -t $threads)"
-  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$model" --port $port -c 16384 -np 16 -t "$threads" --deterministic --speculative ngram
+  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$model" --port $port -c 16384 -np 16 -t "$threads" --deterministic --speculative ngram ${FLAGS:-}
   python3 loadtests/speculative_bench.py --base-url "http://127.0.0.1:$port/v1" --pairs "$pairs" --label "$name" --out "$out/$name.json"
   stop_server
 done
@@ -36,10 +37,10 @@ done
 for draft in "$synthetic" "$draft25m"; do
   name=$(basename "$synthetic" .gguf)+draft-$(basename "$draft" .gguf)
   echo "== $name: starting the server (--draft-model, -np 16, -t $threads)"
-  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --deterministic --draft-model "$draft"
+  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --deterministic --draft-model "$draft" ${FLAGS:-}
   python3 loadtests/speculative_bench.py --base-url "http://127.0.0.1:$port/v1" --pairs "$pairs" --label "$name" --out "$out/$name.json" --rows draft
   stop_server
 done
 
 python3 loadtests/speculative_bench.py --report "$out" --target docs/benchmarks.md \
-  --command "bash loadtests/speculative-bench.sh${1:+ $1}" --threads "$threads"
+  --command "THREADS=$threads PAIRS=$pairs${FLAGS:+ FLAGS='$FLAGS'} bash loadtests/speculative-bench.sh${1:+ $1}" --threads "$threads" --server-flags "${FLAGS:-}"

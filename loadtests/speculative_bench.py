@@ -35,16 +35,27 @@ def model_id(base):
         return json.load(response)["data"][0]["id"]
 
 
+def draft_totals(base):
+    """Draft tokens verified and accepted so far, all kinds together, from /metrics."""
+    totals = {"draft": 0.0, "accepted": 0.0}
+    with urllib.request.urlopen(base.removesuffix("/v1") + "/metrics") as response:
+        for line in response.read().decode().splitlines():
+            for key, name in (("draft", "inferenceserver_speculative_draft_tokens_total{"), ("accepted", "inferenceserver_speculative_accepted_tokens_total{")):
+                if line.startswith(name):
+                    totals[key] += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
 def completion(base, model, prompt, tokens, **extra):
     body = {"model": model, "prompt": prompt, "max_tokens": tokens, "temperature": 0, "ignore_eos": True, **extra}
     result, seconds = post(base, "completions", body)
     usage = result["usage"]
-    return {"text": result["choices"][0]["text"], "tokens": usage["completion_tokens"], "seconds": seconds,
-            "tps": usage["completion_tokens"] / seconds, "details": usage.get("completion_tokens_details")}
+    return {"text": result["choices"][0]["text"], "tokens": usage["completion_tokens"], "tps": usage["completion_tokens"] / seconds}
 
 
 def pairs_row(base, model, name, pairs, prompt, tokens, extra):
-    ratios, plain_tps, spec_tps, accepted = [], [], [], []
+    ratios, plain_tps, spec_tps = [], [], []
+    before = draft_totals(base)
     for i in range(pairs):
         order = [False, True] if i % 2 == 0 else [True, False]
         runs = {}
@@ -55,12 +66,11 @@ def pairs_row(base, model, name, pairs, prompt, tokens, extra):
         ratios.append(runs[True]["tps"] / runs[False]["tps"])
         plain_tps.append(runs[False]["tps"])
         spec_tps.append(runs[True]["tps"])
-        if runs[True]["details"]:
-            accepted.append(runs[True]["details"].get("accepted_prediction_tokens", 0))
         print(f"  {name} pair {i + 1}/{pairs}: {runs[False]['tps']:.1f} -> {runs[True]['tps']:.1f} tok/s ({ratios[-1]:.2f}x)", flush=True)
+    after = draft_totals(base)
     return {"row": name, "speedup": statistics.median(ratios), "plain_tps": statistics.median(plain_tps),
-            "spec_tps": statistics.median(spec_tps), "accepted": statistics.median(accepted) if accepted else None,
-            "tokens": tokens, "pairs": pairs}
+            "spec_tps": statistics.median(spec_tps), "drafted_per_request": (after["draft"] - before["draft"]) / pairs,
+            "accepted_per_request": (after["accepted"] - before["accepted"]) / pairs, "tokens": tokens, "pairs": pairs}
 
 
 def concurrent_row(base, model, pairs, streams=16, tokens=64):
@@ -73,6 +83,7 @@ def concurrent_row(base, model, pairs, streams=16, tokens=64):
         return sum(r["tokens"] for r in results) / (time.perf_counter() - started), [r["text"] for r in results]
 
     ratios, plain_tps, spec_tps = [], [], []
+    before = draft_totals(base)
     for i in range(pairs):
         order = [False, True] if i % 2 == 0 else [True, False]
         waves = {s: wave(s) for s in order}
@@ -82,9 +93,11 @@ def concurrent_row(base, model, pairs, streams=16, tokens=64):
         plain_tps.append(waves[False][0])
         spec_tps.append(waves[True][0])
         print(f"  16 streams pair {i + 1}/{pairs}: {waves[False][0]:.1f} -> {waves[True][0]:.1f} tok/s ({ratios[-1]:.2f}x)", flush=True)
+    after = draft_totals(base)
     return {"row": f"{streams} streams, {tokens} tokens each (ngram)", "speedup": statistics.median(ratios),
-            "plain_tps": statistics.median(plain_tps), "spec_tps": statistics.median(spec_tps), "accepted": None,
-            "tokens": tokens, "pairs": pairs}
+            "plain_tps": statistics.median(plain_tps), "spec_tps": statistics.median(spec_tps),
+            "drafted_per_request": (after["draft"] - before["draft"]) / (pairs * streams),
+            "accepted_per_request": (after["accepted"] - before["accepted"]) / (pairs * streams), "tokens": tokens, "pairs": pairs}
 
 
 def edited(base, model, prompt, tokens, every=20):
@@ -126,18 +139,19 @@ def report(args):
     load = os.getloadavg()
     lines = [f"### Run of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`",
              "",
-             f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads} --deterministic` with `--speculative ngram` or `--draft-model`, "
+             f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads} --deterministic {args.server_flags}` with `--speculative ngram` or `--draft-model`, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Speedup: median over pairs of "
              "tokens/s with ÷ without speculation (the same request with `\"speculative\": false`), greedy, `ignore_eos`; "
-             "every pair's texts were identical.",
+             "every pair's texts were identical. Tokens/s columns are medians of each side alone; drafted and accepted "
+             "tokens come from /metrics over the row (the speculative requests only).",
              "",
-             "| model | row | without tok/s | with tok/s | speedup | accepted prediction tokens | pairs |",
+             "| model | row | without tok/s | with tok/s | speedup | drafted → accepted per request | pairs |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for path in sorted(run_dir.glob("*.json")):
         run = json.loads(path.read_text())
         for row in run["rows"]:
-            accepted = "" if row["accepted"] is None else f"{row['accepted']:.0f} of {row['tokens']}"
-            lines.append(f"| {run['label']} | {row['row']} | {row['plain_tps']:.1f} | {row['spec_tps']:.1f} | **{row['speedup']:.2f}×** | {accepted} | {row['pairs']} |")
+            drafts = f"{row['drafted_per_request']:.0f} → {row['accepted_per_request']:.0f} of {row['tokens']}"
+            lines.append(f"| {run['label']} | {row['row']} | {row['plain_tps']:.1f} | {row['spec_tps']:.1f} | **{row['speedup']:.2f}×** | {drafts} | {row['pairs']} |")
     target = Path(args.target)
     begin, end = "<!-- speculative decoding runs -->", "<!-- end of speculative decoding runs -->"
     text = target.read_text()
@@ -159,6 +173,7 @@ def main():
     parser.add_argument("--target")
     parser.add_argument("--command")
     parser.add_argument("--threads")
+    parser.add_argument("--server-flags", default="")
     parser.add_argument("--rows", default="all", help="all, or draft: only the draft-model row")
     args = parser.parse_args()
     report(args) if args.report else measure(args)

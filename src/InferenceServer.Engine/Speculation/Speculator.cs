@@ -9,9 +9,12 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
     // Pseudo-observations a sequence starts with, and how much each verification's past counts in the next.
     private const double PriorTrials = 4;
     private const double Decay = 0.8;
+    // A prediction is the client saying what the answer is: trusted more than a guess from the text so far.
+    private const double PredictionPrior = 0.95;
+    private const double OtherPrior = 0.8;
 
     private double _trials = PriorTrials;
-    private double _successes = PriorTrials * (kind == DraftKind.Prediction ? 0.9 : 0.8);
+    private double _successes = PriorTrials * (kind == DraftKind.Prediction ? PredictionPrior : OtherPrior);
 
     public DraftKind Kind { get; } = kind;
 

@@ -263,7 +263,7 @@ public class SpeculativeDecodingTests
         // An n-gram drafter starts out trusted at 80% per token: not enough to pay for a 3x dearer decode, once the policy
         // has measured one (before, interpolating from one token and the prompt's decode, a 2-token draft looks cheap).
         var ngram = await Time(Request("ngram", prompt, 100), new SpeculationOptions { Drafter = DraftKind.Ngram });
-        // A prediction starts out trusted at 90%: a 16-token draft pays, and being right makes longer ones pay more.
+        // A prediction starts out trusted at 95%: a 16-token draft pays.
         var predicted = await Time(Request("prediction", prompt, 100, prediction: Continuation(prompt.Length, 100)), SpeculationOptions.Default);
 
         Assert.InRange(ngram.Speculation!.Drafted, 0, 2);
