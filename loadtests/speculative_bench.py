@@ -139,7 +139,7 @@ def report(args):
     load = os.getloadavg()
     lines = [f"### Run of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`",
              "",
-             f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads} --deterministic{' ' + args.server_flags if args.server_flags else ''}` with `--speculative ngram` or `--draft-model`, "
+             f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads}{' ' + args.server_flags if args.server_flags else ''}` with `--speculative ngram` or `--draft-model`, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Speedup: median over pairs of "
              "tokens/s with ÷ without speculation (the same request with `\"speculative\": false`), greedy, `ignore_eos`; "
              "every pair's texts were identical. Tokens/s columns are medians of each side alone; drafted and accepted "

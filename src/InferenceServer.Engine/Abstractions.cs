@@ -9,8 +9,8 @@ public readonly record struct BatchToken(int Token, int Position, SequenceSlot S
 /// <summary>
 /// What the engine needs to know about the loaded model and its context. Sequence ids below
 /// <see cref="MaxSequences"/> run requests; the rest, up to <see cref="SequenceIds"/>, hold prefix-cache
-/// nodes. <see cref="SequenceCapacity"/> is the most cells one sequence can hold (all of them when the
-/// cells are one shared pool).
+/// nodes. <see cref="SequenceCapacity"/> is set when every sequence has its own KV stream of that many
+/// cells (llama.cpp's non-unified cache); null when the cells are one pool shared by all sequences.
 /// </summary>
 public sealed record ModelLimits(
     int ContextCells,
@@ -21,6 +21,9 @@ public sealed record ModelLimits(
     int? SequenceCapacity = null)
 {
     public int CellsPerSequence => SequenceCapacity ?? ContextCells;
+
+    /// <summary>Each sequence attends over its own stream only: what else runs cannot change its logits.</summary>
+    public bool StreamPerSequence => SequenceCapacity is not null;
 }
 
 /// <summary>

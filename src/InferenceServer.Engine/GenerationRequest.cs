@@ -62,6 +62,9 @@ public sealed record GenerationFinished(
 {
     /// <summary>What speculative decoding drafted for the request and kept; null when nothing drafted for it.</summary>
     public SpeculationCounts? Speculation { get; init; }
+
+    /// <summary>The stop sequence that ended the output; null when it ended otherwise (end of generation, length, cancel).</summary>
+    public string? StopSequence { get; init; }
 }
 
 /// <summary>Where a request's time went: waiting for a sequence, until its first token, and in all.</summary>

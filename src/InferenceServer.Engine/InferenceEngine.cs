@@ -202,8 +202,9 @@ public sealed class InferenceEngine : IDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "Decode of {Tokens} tokens failed; ending the {Count} requests in it", plan.Batch.Count, plan.Batch.Select(t => t.Slot).Distinct().Count());
-            var failed = new HashSet<SequenceSlot>(plan.Batch.Select(t => t.Slot));
+            _scheduler.RemoveFillers(plan);
+            var failed = new HashSet<SequenceSlot>(plan.Batch.Select(t => t.Slot).Except(plan.Fillers.Select(t => t.Slot)));
+            _logger.LogError(ex, "Decode of {Tokens} tokens failed; ending the {Count} requests in it", plan.Batch.Count, failed.Count);
             foreach (var sequence in _scheduler.Admitted.Where(s => failed.Contains(s.Slot)).ToList()) End(sequence, ex, keepInCache: false);
             return true;
         }
@@ -218,7 +219,7 @@ public sealed class InferenceEngine : IDisposable
         ApplySamples();
         var applied = _clock.GetTimestamp();
 
-        _observer.StepDecoded(new StepTimings(plan.Batch.Count - generatedFed, generatedFed, _idleBeforeStep,
+        _observer.StepDecoded(new StepTimings(plan.Batch.Count - plan.Fillers.Count - generatedFed, generatedFed, _idleBeforeStep,
             _clock.GetElapsedTime(started, scheduled), _clock.GetElapsedTime(scheduled, decoded),
             _clock.GetElapsedTime(decoded, sampled), _clock.GetElapsedTime(sampled, applied)));
         _idleBeforeStep = TimeSpan.Zero;
@@ -399,6 +400,7 @@ public sealed class InferenceEngine : IDisposable
         var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings, sequence.CachedTokens)
         {
             Speculation = sequence.Speculation?.Counts,
+            StopSequence = sequence.Stops?.Matched,
         };
         // The observer hears of the finish before the client can, so a request's metrics, spans and log line are complete when its response ends.
         _observer.RequestFinished(sequence.Request.Id, finished);

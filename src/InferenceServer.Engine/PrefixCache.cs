@@ -8,6 +8,13 @@ public interface IKvCacheOperations
 
     /// <summary>Drops the sequence's hold on its cells in [from, to); a cell no sequence holds is free.</summary>
     void Remove(SequenceSlot slot, int from, int to);
+
+    /// <summary>
+    /// With a KV stream per sequence: replaces <paramref name="target"/>'s stream with a copy of everything
+    /// <paramref name="source"/>'s holds (the data is copied before the next decode). llama.cpp copies only
+    /// whole streams between sequences: a partial cross-stream copy aborts the process.
+    /// </summary>
+    void CopyStream(SequenceSlot source, SequenceSlot target);
 }
 
 /// <summary>

@@ -8,6 +8,9 @@ internal sealed record StepPlan(IReadOnlyList<BatchToken> Batch, IReadOnlyList<(
     IReadOnlyList<(Sequence Sequence, int BatchIndex)> PromptRows, AdapterSet Adapters)
 {
     public bool IsEmpty => Batch.Count == 0;
+
+    /// <summary>Throw-away tokens in streams no sequence of this step feeds (see <see cref="Scheduler.OrderForStreams"/>); their cells are removed after the decode.</summary>
+    public IReadOnlyList<BatchToken> Fillers { get; init; } = [];
 }
 
 /// <summary>Prefix-cache counters since start.</summary>
@@ -33,8 +36,14 @@ public sealed record PrefixCacheStats(long QueriedTokens, long HitTokens, long E
 /// - Within the step's group, every step feeds the pending token of every decoding sequence before any
 ///   prompt chunk, so running streams advance whenever their group does; prompt chunks fill what is left
 ///   of the token budget, oldest first.
-/// - The prefix cache is keyed by isolation key AND adapter set: KV computed under one set is never
+/// - Cached KV is keyed by isolation key AND adapter set: KV computed under one set is never
 ///   attached to a sequence of another.
+/// - With a KV stream per sequence (<see cref="ModelLimits.StreamPerSequence"/>), a slot's stream outlives its
+///   request: a finished request's tokens stay resident until the slot is given to another request, which
+///   keeps the longest resident prefix it shares and drops the rest. A new request takes the free slot that
+///   shares most of its prompt (else the one used least recently), or a copy of a running sequence's stream
+///   when that shares more. Every reused cell was computed by the same kernels a cold request would use
+///   (per-sequence attention, chunks below 64 queries), so reuse never changes an output.
 /// - A batch never holds more than BatchTokens tokens, nor more than one chunk per sequence.
 /// - A sequence's draft tokens (speculative decoding) follow its fed token in the batch, each with logits, within
 ///   what the batch has left once every fed token of the step is counted: drafts never crowd out a running stream.
@@ -47,13 +56,23 @@ internal sealed class Scheduler
     /// <summary>A request waits while a running prefill will soon cache at least this many more of its prompt tokens.</summary>
     private const int SharedPrefillWorthWaiting = 32;
 
+    /// <summary>
+    /// The longest prompt chunk of one sequence in one decode when sequences have their own streams: 64 or more
+    /// queries take ggml's tiled attention kernel, whose rounding depends on where the chunk starts; below that,
+    /// chunk boundaries (and so load and cache hits) cannot change a logit (docs/determinism.md).
+    /// </summary>
+    internal const int LargestUntiledChunk = 63;
+
     private readonly ModelLimits _limits;
     private readonly IKvCacheOperations _kv;
     private readonly PrefixCache? _cache;
     private readonly int _maxPrefillChunk;
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _admitted = new();
-    private readonly Stack<SequenceSlot> _freeSlots = new();
+    private readonly List<SequenceSlot> _freeSlots = new();
+    /// <summary>With a stream per sequence and caching on: what each free slot's stream still holds, by slot id.</summary>
+    private readonly ResidentPrefix[]? _resident;
+    private long _residentEvictions;
     // Admission rounds so far: the prefix cache's recency clock (a node used in a later round is more recent).
     private long _admissionRound;
     private long _steps;
@@ -66,9 +85,11 @@ internal sealed class Scheduler
     {
         _limits = limits;
         _kv = kv;
-        _maxPrefillChunk = maxPrefillChunk;
-        for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Push(new SequenceSlot(slot));
-        if (prefixCaching && limits.SequenceIds > limits.MaxSequences)
+        _maxPrefillChunk = limits.StreamPerSequence ? Math.Min(maxPrefillChunk, LargestUntiledChunk) : maxPrefillChunk;
+        for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Add(new SequenceSlot(slot));
+        if (prefixCaching && limits.StreamPerSequence)
+            _resident = Enumerable.Repeat(ResidentPrefix.Empty, limits.MaxSequences).ToArray();
+        else if (prefixCaching && limits.SequenceIds > limits.MaxSequences)
             _cache = new PrefixCache(kv, Enumerable.Range(limits.MaxSequences, limits.SequenceIds - limits.MaxSequences).Select(id => new SequenceSlot(id)));
     }
 
@@ -78,10 +99,18 @@ internal sealed class Scheduler
     /// <summary>Cells reserved by running sequences, beyond what they share through the cache.</summary>
     public int ReservedCells { get; private set; }
 
-    public int CachedCells => _cache?.CachedCells ?? 0;
+    public int CachedCells => _cache?.CachedCells ?? ResidentCells();
+
+    private int ResidentCells()
+    {
+        if (_resident is null) return 0;
+        var cells = 0;
+        foreach (var slot in _freeSlots) cells += _resident[slot.Value].Tokens.Length;
+        return cells;
+    }
     public IEnumerable<Sequence> Admitted => _admitted;
     public IEnumerable<Sequence> Waiting => _waiting;
-    public PrefixCacheStats CacheStats => new(_queriedTokens, _hitTokens, _cache?.Evictions ?? 0, CachedCells);
+    public PrefixCacheStats CacheStats => new(_queriedTokens, _hitTokens, _cache?.Evictions ?? _residentEvictions, CachedCells);
 
     public void Enqueue(Sequence sequence)
     {
@@ -104,7 +133,88 @@ internal sealed class Scheduler
         return admitted;
     }
 
-    private bool TryAdmit(Sequence sequence)
+    private bool TryAdmit(Sequence sequence) => _limits.StreamPerSequence ? TryAdmitToOwnStream(sequence) : TryAdmitToSharedCells(sequence);
+
+    /// <summary>Admission with a KV stream per sequence: the slot whose resident tokens, or a copy of a running stream, give the longest reuse.</summary>
+    private bool TryAdmitToOwnStream(Sequence sequence)
+    {
+        var prompt = sequence.Request.PromptTokens;
+        var key = sequence.Request.PrefixCacheKey;
+        var reuse = _resident is not null && !sequence.Request.PromptLogprobs;
+        // The last prompt token is always computed: it gives the first token's logits.
+        var reusable = prompt.AsSpan(..^1);
+
+        // Without a match worth taking over another conversation's slot for, the least recently used slot (an empty one first).
+        var chosen = LeastRecentlyUsedFreeSlot();
+        var kept = reuse ? _resident![_freeSlots[chosen].Value].SharedWith(key, reusable) : 0;
+        Sequence? copyFrom = null;
+        if (reuse)
+        {
+            for (var i = 0; i < _freeSlots.Count; i++)
+            {
+                var shared = _resident![_freeSlots[i].Value].SharedWith(key, reusable);
+                if (shared > kept && WorthTakingOver(shared, reusable.Length)) (chosen, kept) = (i, shared);
+            }
+            foreach (var running in _admitted)
+            {
+                if (running.Request.PrefixCacheKey != key) continue;
+                var shared = PrefixCache.CommonPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(running.FedTokens), reusable);
+                if (shared > kept && WorthTakingOver(shared, reusable.Length)) (copyFrom, kept) = (running, shared);
+            }
+            var prefilling = LongestRunningPrefill(sequence);
+            if (WorthTakingOver(prefilling, reusable.Length) && kept + WorthWaiting(sequence) <= prefilling) return false;
+        }
+
+        if (copyFrom is not null)
+        {
+            // A slot that keeps nothing of its own is the cheapest to overwrite: take the least recently used one.
+            chosen = LeastRecentlyUsedFreeSlot();
+            _kv.CopyStream(copyFrom.Slot, _freeSlots[chosen]);
+        }
+        var slot = _freeSlots[chosen];
+        _freeSlots.RemoveAt(chosen);
+        if (_resident is not null)
+        {
+            if (copyFrom is not null || kept < _resident[slot.Value].Tokens.Length) _residentEvictions += _resident[slot.Value].Tokens.Length > 0 ? 1 : 0;
+            _resident[slot.Value] = ResidentPrefix.Empty;
+        }
+        _kv.Remove(slot, kept, int.MaxValue);
+
+        sequence.Slot = slot;
+        sequence.Status = SequenceStatus.Prefilling;
+        sequence.PrivateReservation = sequence.TotalCells - kept;
+        ReservedCells += sequence.PrivateReservation;
+        _admitted.Add(sequence);
+        sequence.CachedTokens = kept;
+        sequence.PromptCursor = sequence.NextPosition = kept;
+        sequence.FedTokens.AddRange(prompt.AsSpan(0, kept));
+        _queriedTokens += prompt.Length;
+        _hitTokens += kept;
+        return true;
+    }
+
+    private int LeastRecentlyUsedFreeSlot()
+    {
+        var oldest = 0;
+        if (_resident is null) return oldest;
+        for (var i = 1; i < _freeSlots.Count; i++)
+        {
+            var (used, oldestUsed) = (_resident[_freeSlots[i].Value].LastUsed, _resident[_freeSlots[oldest].Value].LastUsed);
+            // Ties go to the lower slot, which keeps running sequences' ids close together (see OrderForStreams).
+            if (used < oldestUsed || (used == oldestUsed && _freeSlots[i].Value < _freeSlots[oldest].Value)) oldest = i;
+        }
+        return oldest;
+    }
+
+    /// <summary>
+    /// Whether sharing <paramref name="shared"/> of a prompt's reusable tokens is worth overwriting another slot's
+    /// resident conversation (or copying a whole stream) for: half the prompt, or a full prefill chunk. A few
+    /// shared tokens (a BOS, a chat template's opening) save nothing and would evict what a later turn needs.
+    /// </summary>
+    private static bool WorthTakingOver(int shared, int reusable) => shared * 2 >= reusable || shared > LargestUntiledChunk;
+
+    /// <summary>Admission into the one pool of cells all sequences share: the prefix cache's tree, within the cell budget.</summary>
+    private bool TryAdmitToSharedCells(Sequence sequence)
     {
         var prompt = sequence.Request.PromptTokens;
         var key = sequence.Request.PrefixCacheKey;
@@ -122,7 +232,8 @@ internal sealed class Scheduler
             return false;
         }
 
-        sequence.Slot = _freeSlots.Pop();
+        sequence.Slot = _freeSlots[^1];
+        _freeSlots.RemoveAt(_freeSlots.Count - 1);
         sequence.Status = SequenceStatus.Prefilling;
         sequence.PrivateReservation = needed;
         ReservedCells += needed;
@@ -217,7 +328,54 @@ internal sealed class Scheduler
             prefilled.Add(sequence);
         }
 
-        return new StepPlan(batch, samples, prefilled, promptRows, group);
+        var plan = new StepPlan(batch, samples, prefilled, promptRows, group);
+        return _limits.StreamPerSequence ? OrderForStreams(plan) : plan;
+    }
+
+    /// <summary>
+    /// With a stream per sequence llama.cpp computes, in one micro-batch, only sequences whose ids are consecutive
+    /// in batch order (its "sequential" split); any other batch costs one pass over the weights per run of ids.
+    /// So the batch goes in slot order, and every slot between the lowest and the highest fed gets one filler
+    /// token (at the end of its stream, no logits, removed after the decode) when the budget allows: a few
+    /// tokens of work instead of another pass. A filler cannot change any sequence's output: attention stays
+    /// within each stream, and the filler's cell is gone before its stream is used again.
+    /// </summary>
+    internal StepPlan OrderForStreams(StepPlan plan)
+    {
+        if (plan.IsEmpty) return plan;
+        var order = Enumerable.Range(0, plan.Batch.Count).OrderBy(i => plan.Batch[i].Slot.Value).ThenBy(i => i).ToList();
+        var fed = plan.Batch.Select(t => t.Slot.Value).ToHashSet();
+        var lowest = fed.Min();
+        var highest = fed.Max();
+        var fillers = new List<BatchToken>();
+        if (plan.Batch.Count + (highest - lowest + 1 - fed.Count) <= _limits.BatchTokens)
+            for (var slot = lowest; slot <= highest; slot++)
+                if (!fed.Contains(slot)) fillers.Add(new BatchToken(0, StreamLength(new SequenceSlot(slot)), new SequenceSlot(slot), WantLogits: false));
+
+        var batch = new List<BatchToken>(plan.Batch.Count + fillers.Count);
+        var newIndex = new int[plan.Batch.Count];
+        var nextFiller = 0;
+        foreach (var i in order)
+        {
+            while (nextFiller < fillers.Count && fillers[nextFiller].Slot.Value < plan.Batch[i].Slot.Value) batch.Add(fillers[nextFiller++]);
+            newIndex[i] = batch.Count;
+            batch.Add(plan.Batch[i]);
+        }
+        return plan with
+        {
+            Batch = batch,
+            Samples = plan.Samples.Select(s => (s.Sequence, newIndex[s.BatchIndex])).ToList(),
+            PromptRows = plan.PromptRows.Select(r => (r.Sequence, newIndex[r.BatchIndex])).ToList(),
+            Fillers = fillers,
+        };
+    }
+
+    /// <summary>The next free position of a slot's stream: a running sequence's next token, else what stays resident.</summary>
+    private int StreamLength(SequenceSlot slot)
+    {
+        foreach (var sequence in _admitted)
+            if (sequence.Slot == slot) return sequence.NextPosition;
+        return _resident?[slot.Value].Tokens.Length ?? 0;
     }
 
     /// <summary>Feeds as much of the sequence's proposed draft as the budget allows; returns how many tokens.</summary>
@@ -255,11 +413,18 @@ internal sealed class Scheduler
     /// <summary>After a successful decode: the prompt chunks just computed join the prefix cache, so later requests can share them.</summary>
     public void Decoded(StepPlan plan)
     {
+        RemoveFillers(plan);
         if (_cache is null) return;
         foreach (var sequence in plan.Prefilled)
             if (sequence.Status is SequenceStatus.Prefilling or SequenceStatus.Decoding)
                 ShareWithCache(sequence, sequence.PromptCursor, keepLocked: true);
         AssertBudget();
+    }
+
+    /// <summary>Drops the fillers' cells, after a decode or when it failed.</summary>
+    public void RemoveFillers(StepPlan plan)
+    {
+        foreach (var filler in plan.Fillers) _kv.Remove(filler.Slot, filler.Position, filler.Position + 1);
     }
 
     /// <summary>
@@ -276,8 +441,11 @@ internal sealed class Scheduler
         {
             if (keepInCache && _cache is not null) ShareWithCache(sequence, sequence.FedTokens.Count, keepLocked: false);
             _cache?.Unlock(sequence.CachePath);
-            _kv.Remove(sequence.Slot, 0, int.MaxValue);
-            _freeSlots.Push(sequence.Slot);
+            if (keepInCache && _resident is not null)
+                _resident[sequence.Slot.Value] = new ResidentPrefix(sequence.Request.PrefixCacheKey, sequence.FedTokens.ToArray(), _admissionRound);
+            else
+                _kv.Remove(sequence.Slot, 0, int.MaxValue);
+            _freeSlots.Add(sequence.Slot);
             ReservedCells -= sequence.PrivateReservation;
             if (!_admitted.Any(s => s.Request.Adapters.Equals(sequence.Request.Adapters))) _groupServedAt.Remove(sequence.Request.Adapters);
         }
@@ -300,4 +468,12 @@ internal sealed class Scheduler
     private void AssertBudget() =>
         Debug.Assert(CachedCells + ReservedCells <= _limits.ContextCells && ReservedCells >= 0,
             $"KV budget broken: cached {CachedCells} + reserved {ReservedCells} > {_limits.ContextCells}");
+}
+
+/// <summary>The tokens a free slot's stream still holds from its last request, under that request's cache key.</summary>
+internal readonly record struct ResidentPrefix(string Key, int[] Tokens, long LastUsed)
+{
+    public static readonly ResidentPrefix Empty = new("", [], 0);
+
+    public int SharedWith(string key, ReadOnlySpan<int> prompt) => key == Key ? PrefixCache.CommonPrefix(Tokens, prompt) : 0;
 }

@@ -12,6 +12,9 @@ internal sealed class StopMatcher(IReadOnlyList<string> stops)
 
     public bool Stopped { get; private set; }
 
+    /// <summary>The stop sequence that ended the text (the earliest in it), once <see cref="Stopped"/>.</summary>
+    public string? Matched { get; private set; }
+
     /// <summary>Adds text; returns what can be emitted now. After a match, returns the text before it and sets <see cref="Stopped"/>.</summary>
     public string Push(string text)
     {
@@ -23,7 +26,7 @@ internal sealed class StopMatcher(IReadOnlyList<string> stops)
         foreach (var stop in stops)
         {
             var at = pending.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (first < 0 || at < first)) first = at;
+            if (at >= 0 && (first < 0 || at < first)) (first, Matched) = (at, stop);
         }
         if (first >= 0)
         {

@@ -5,7 +5,7 @@ using LLama.Native;
 namespace InferenceServer.Llama;
 
 /// <summary>
-/// Decodes engine batches on one llama.cpp context with a unified KV cache (all sequences share its cells).
+/// Decodes engine batches on one llama.cpp context (a KV stream per sequence, or one pool of cells all sequences share).
 /// Used from the engine loop's thread only: LLamaSharp serialises decodes process-wide anyway.
 /// </summary>
 internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : IModelExecutor, IDisposable
@@ -55,6 +55,10 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>
         context.NativeHandle.MemorySequenceCopy((LLamaSeqId)source.Value, (LLamaSeqId)target.Value, from, to);
+
+    // Positions 0 to -1: the whole stream, the only cross-stream copy llama.cpp allows (a partial one is a GGML_ASSERT).
+    public void CopyStream(SequenceSlot source, SequenceSlot target) =>
+        context.NativeHandle.MemorySequenceCopy((LLamaSeqId)source.Value, (LLamaSeqId)target.Value, 0, -1);
 
     // llama.cpp reads a negative end as "to the end of the sequence".
     public void Remove(SequenceSlot slot, int from, int to) =>

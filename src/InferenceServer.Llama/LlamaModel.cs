@@ -8,9 +8,9 @@ namespace InferenceServer.Llama;
 
 /// <summary>
 /// Settings for loading one GGUF model and its context. ContextCells 0 = min(trained context, 4096) × MaxSequences.
-/// <see cref="KvPerSequence"/> gives each sequence its own KV stream (ContextCells / MaxSequences cells):
-/// attention then never sees other sequences' cells, so batching cannot change a sequence's logits, but
-/// sequences cannot share cells (no prefix cache).
+/// By default each sequence has its own KV stream (ContextCells / MaxSequences cells): attention then never sees
+/// other sequences' cells, so batching cannot change a sequence's logits. <see cref="KvUnified"/> makes the cells
+/// one pool all sequences share (one may use the whole context; cells are shared without copies; not exact).
 /// <see cref="ChatTemplate"/>: a Jinja file or a llama.cpp built-in template name that overrides the model's template.
 /// </summary>
 public sealed record LlamaModelSettings(
@@ -20,7 +20,7 @@ public sealed record LlamaModelSettings(
     int BatchTokens,
     int MicroBatchTokens,
     int Threads,
-    bool KvPerSequence = false,
+    bool KvUnified = false,
     string? ChatTemplate = null)
 {
     /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
@@ -91,7 +91,7 @@ public sealed class LlamaModel : IDisposable
         // Requests use ids below MaxSequences; prefix-cache nodes hold cells under the rest. With the unified KV
         // cache all ids share one pool of cells, so more ids cost no memory. llama.cpp aborts the process when
         // creating a context with more sequence ids than --batch-size (GGML_ASSERT n_outputs_max), so no more.
-        var sequenceIds = settings.KvPerSequence ? settings.MaxSequences : Math.Min(MaxSequenceIds, settings.BatchTokens);
+        var sequenceIds = settings.KvUnified ? Math.Min(MaxSequenceIds, settings.BatchTokens) : settings.MaxSequences;
         var parameters = ContextParameters(settings, settings.ModelPath, sequenceIds);
         parameters.TypeK = settings.KeyType.Native;
         parameters.TypeV = settings.ValueType.Native;
@@ -112,7 +112,7 @@ public sealed class LlamaModel : IDisposable
                 MaxSequences: settings.MaxSequences,
                 BatchTokens: settings.BatchTokens,
                 SequenceIds: sequenceIds,
-                SequenceCapacity: settings.KvPerSequence ? (int)context.ContextSize / settings.MaxSequences : null);
+                SequenceCapacity: settings.KvUnified ? null : (int)context.ContextSize / settings.MaxSequences);
             var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);
@@ -121,7 +121,7 @@ public sealed class LlamaModel : IDisposable
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
                 weights.ContextSize, limits.ContextCells, settings.KeyType.Name, settings.ValueType.Name,
                 shape.BytesPerCell(settings.KeyType, settings.ValueType) * limits.ContextCells / (1024 * 1024),
-                settings.KvPerSequence ? "split evenly between" : "shared by", limits.MaxSequences, renderer.Name);
+                settings.KvUnified ? "shared by" : "split evenly between", limits.MaxSequences, renderer.Name);
             return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads)
             {
                 _settings = settings,
@@ -139,7 +139,7 @@ public sealed class LlamaModel : IDisposable
     internal static ModelParams ContextParameters(LlamaModelSettings settings, string path, int sequenceIds) => new(path)
     {
         SeqMax = (uint)sequenceIds,
-        KVUnified = !settings.KvPerSequence,
+        KVUnified = settings.KvUnified,
         BatchSize = (uint)settings.BatchTokens,
         UBatchSize = (uint)settings.MicroBatchTokens,
         Threads = settings.Threads,

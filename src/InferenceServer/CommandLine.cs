@@ -25,7 +25,7 @@ internal static class CommandLine
         new(["--model-load-wait"], "ModelLoadWaitSeconds", "SECONDS", "longest a request waits for its model to load before 503", "60"),
         new(["--host"], "Host", "ADDRESS", "address to listen on", "127.0.0.1"),
         new(["--port"], "Port", "PORT", "port to listen on", "8080"),
-        new(["-c", "--ctx-size"], "ContextSize", "N", "total KV cells shared by all sequences", "min(trained context, 4096) x parallel"),
+        new(["-c", "--ctx-size"], "ContextSize", "N", "total KV cells, split evenly between the sequences (one pool with --kv-unified)", "min(trained context, 4096) x parallel"),
         new(["-np", "--parallel"], "Parallel", "N", "most sequences decoding at once", "8"),
         new(["-t", "--threads"], "Threads", "N", "CPU threads", "all cores"),
         new(["-b", "--batch-size"], "BatchSize", "N", "most tokens in one decode step", "512"),
@@ -36,7 +36,7 @@ internal static class CommandLine
         new(["-ngl", "--n-gpu-layers"], "GpuLayers", "N", "model layers to offload to the GPU (GPU build only)", "0"),
         new(["--native-lib-dir"], "NativeLibDir", "DIR", "load libllama.so/libggml*.so from DIR instead of the packaged ones", "packaged"),
         new(["--no-prefix-cache"], "NoPrefixCache", "", "do not reuse cached prompt prefixes", "reuse them"),
-        new(["--deterministic"], "Deterministic", "", "KV cells per sequence: batching never changes outputs; no prefix cache", "shared cells"),
+        new(["-kvu", "--kv-unified"], "KvUnified", "", "one pool of KV cells for all sequences: a request may use the whole context, but load can change a greedy answer", "a stream per sequence: exact"),
         new(["--speculative"], "Speculative", "ngram|none", "draft every request by prompt lookup (predictions in requests are drafted either way)", "none"),
         new(["--draft-max"], "DraftMax", "N", "most draft tokens one sequence verifies per step (1-62)", "16"),
         new(["--draft-model"], "DraftModel", "PATH", "a small model of the same vocabulary that drafts for the first model (GGUF path or hf://OWNER/REPO/FILE.gguf)", "none"),
@@ -86,6 +86,7 @@ internal static class CommandLine
                 inlineValue = arg[(eq + 1)..];
                 arg = arg[..eq];
             }
+            if (arg == "--deterministic") return "Option '--deterministic' was removed: the default is now exact (a KV stream per sequence), with the prefix cache on.";
             var flag = Flags.FirstOrDefault(f => f.Names.Contains(arg));
             if (flag is null) return $"Unknown option '{arg}'. Run with --help to list the options.";
             var value = flag.IsSwitch ? inlineValue ?? "true" : inlineValue ?? (i + 1 < args.Length ? args[++i] : null);

@@ -6,10 +6,6 @@ using Microsoft.Extensions.Options;
 
 namespace InferenceServer;
 
-/// <summary>What the API needs from a loaded model.</summary>
-public sealed record ServedModel(string Id, long CreatedUnixSeconds, InferenceEngine Engine, ITokenizer Tokenizer, IChatPromptRenderer ChatRenderer, IEmbeddingModel Embeddings, IGrammarChecker Grammars,
-    LoraAdapters Adapters);
-
 /// <summary>No configured model has this id.</summary>
 internal sealed class UnknownModelException(string id) : Exception($"The model '{id}' does not exist.")
 {
@@ -169,12 +165,6 @@ internal sealed class ModelRegistry : BackgroundService
         return done.Task;
     }
 
-    /// <summary>
-    /// The longest prompt chunk that --deterministic decodes at once: a chunk of 64 or more of one sequence's tokens
-    /// takes ggml's tiled attention kernel, whose rounding depends on where the chunk starts (docs/determinism.md).
-    /// </summary>
-    private const int LargestUntiledChunk = 63;
-
     private async Task LoadAsync(ModelSlot slot, TaskCompletionSource done)
     {
         var spec = slot.Spec;
@@ -184,7 +174,7 @@ internal sealed class ModelRegistry : BackgroundService
             var path = await ModelSource.ResolveAsync(spec, _options.ModelCache, _configuration, _logger, _stopping.Token);
             var threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
             var settings = new LlamaModelSettings(path, spec.ContextSize, spec.Parallel, _options.BatchSize, _options.MicroBatchSize, threads,
-                KvPerSequence: _options.Deterministic, ChatTemplate: spec.ChatTemplate)
+                KvUnified: _options.KvUnified, ChatTemplate: spec.ChatTemplate)
             {
                 GpuLayers = _options.GpuLayers,
                 KeyType = KvCacheType.Parse(_options.CacheTypeK)!,
@@ -204,8 +194,7 @@ internal sealed class ModelRegistry : BackgroundService
                 new EngineOptions
                 {
                     MaxQueuedRequests = _options.MaxQueue,
-                    PrefixCaching = !_options.NoPrefixCache && !_options.Deterministic,
-                    MaxPrefillChunk = _options.Deterministic ? LargestUntiledChunk : int.MaxValue,
+                    PrefixCaching = !_options.NoPrefixCache,
                     MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
                     Speculation = _options.ToSpeculationOptions(llama.DraftModel),
                 },

@@ -59,6 +59,7 @@ public static class ServerApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        ErrorShapes.Use(app);
         RequestBodyLimit.Use(app, options.MaxRequestBodyBytes);
         RequestPipeline.Use(app);
         app.UseExceptionHandler(errors => errors.Run(context =>
@@ -84,6 +85,8 @@ public static class ServerApp
         }));
         MapEndpoints(app);
         if (!options.NoWebUi) WebUi.Playground.Map(app);
+        // Anthropic's clients check with HEAD / that the server is up; without the playground GET / stays an unknown route (not a 405).
+        else app.Use((http, next) => HttpMethods.IsHead(http.Request.Method) && http.Request.Path == "/" ? Task.CompletedTask : next(http));
         return app;
     }
 
@@ -116,12 +119,15 @@ public static class ServerApp
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         Api.Responses.ResponsesEndpoint.Map(v1);
+        Api.Anthropic.MessagesEndpoint.Map(v1);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{**id}", ModelsEndpoint.Get);
         v1.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
         v1.MapGet("/adapters", AdaptersEndpoint.List);
         v1.MapPost("/adapters", AdaptersEndpoint.LoadAsync);
         v1.MapDelete("/adapters/{name}", AdaptersEndpoint.Delete);
+
+        Api.Ollama.OllamaEndpoints.Map(app.MapGroup("/api").AddEndpointFilter(ApiErrors));
 
         var tokenizer = app.MapGroup("").AddEndpointFilter(ApiErrors);
         tokenizer.MapPost("/tokenize", TokenizerEndpoints.TokenizeAsync);

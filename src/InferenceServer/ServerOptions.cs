@@ -70,8 +70,11 @@ public sealed class ServerOptions
     /// <summary>Turns off reuse of cached prompt prefixes (for comparisons).</summary>
     public bool NoPrefixCache { get; set; }
 
-    /// <summary>Gives each sequence its own KV cells so that batching never changes an output (no prefix cache then).</summary>
-    public bool Deterministic { get; set; }
+    /// <summary>
+    /// One pool of KV cells shared by all sequences (llama.cpp's unified cache) instead of a stream per sequence:
+    /// one request may use the whole context, but what else runs can change a greedy answer.
+    /// </summary>
+    public bool KvUnified { get; set; }
 
     /// <summary>Speculative decoding for every request: "ngram" (prompt lookup) or "none" (only requests' predictions are drafted).</summary>
     public string Speculative { get; set; } = "none";

@@ -69,6 +69,7 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
 
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) => Kv.Copy(source, target, from, to);
     public void Remove(SequenceSlot slot, int from, int to) => Kv.Remove(slot, from, to);
+    public void CopyStream(SequenceSlot source, SequenceSlot target) => Kv.CopyStream(source, target);
 
     private sealed class Sampler(FakeExecutor owner) : ITokenSampler
     {
@@ -139,8 +140,9 @@ internal sealed class FakeTokenizer : ITokenizer
 }
 
 /// <summary>
-/// Simulates llama.cpp's unified KV cache: a decode puts each token in a new cell held by its sequence;
-/// Copy makes another sequence hold the same cells; a cell no sequence holds is free.
+/// Simulates llama.cpp's KV cache: a decode puts each token in a new cell held by its sequence;
+/// Copy makes another sequence hold the same cells (unified cache); CopyStream gives the target new cells
+/// holding what the source's hold (a stream per sequence); a cell no sequence holds is free.
 /// </summary>
 internal sealed class FakeKvCache : IKvCacheOperations
 {
@@ -179,6 +181,19 @@ internal sealed class FakeKvCache : IKvCacheOperations
             var destination = Cells(target.Value);
             foreach (var (position, cell) in Cells(source.Value).Where(c => c.Key >= from && c.Key < to).ToList())
                 destination[position] = cell;
+        }
+    }
+
+    public List<(SequenceSlot Source, SequenceSlot Target)> StreamCopies { get; } = [];
+
+    public void CopyStream(SequenceSlot source, SequenceSlot target)
+    {
+        lock (_held)
+        {
+            StreamCopies.Add((source, target));
+            var copy = new SortedDictionary<int, (int, int)>();
+            foreach (var (position, (_, token)) in Cells(source.Value)) copy[position] = (_nextCell++, token);
+            _held[target.Value] = copy;
         }
     }
 

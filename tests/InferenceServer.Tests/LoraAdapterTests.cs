@@ -40,18 +40,6 @@ public sealed class LoraServerCollection : ICollectionFixture<LoraServerFixture>
     public const string Name = "lora server";
 }
 
-/// <summary>The adapters with per-sequence KV cells, where concurrency must not change any greedy output.</summary>
-public sealed class DeterministicLoraServerFixture : LoraServerFixture
-{
-    protected override string[] ExtraArgs => [.. base.ExtraArgs, "--deterministic"];
-}
-
-[CollectionDefinition(Name)]
-public sealed class DeterministicLoraServerCollection : ICollectionFixture<DeterministicLoraServerFixture>
-{
-    public const string Name = "deterministic lora server";
-}
-
 internal static class LoraRequests
 {
     public static ChatCompletionOptions Greedy(int maxTokens = 32, string? adaptersJson = null, string? cacheSalt = null)
@@ -204,11 +192,11 @@ public class LoraAdapterTests(LoraServerFixture server)
     }
 }
 
-[Collection(DeterministicLoraServerCollection.Name)]
-public class LoraConcurrencyTests(DeterministicLoraServerFixture server)
+[Collection(LoraServerCollection.Name)]
+public class LoraConcurrencyTests(LoraServerFixture server)
 {
     [Fact]
-    public async Task Concurrent_requests_under_different_adapters_each_get_what_they_get_alone()
+    public async Task Concurrent_requests_under_different_adapters_each_get_what_they_get_alone_and_scale_zero_is_the_base()
     {
         (string Model, string? Adapters)[] choices =
         [
@@ -216,16 +204,20 @@ public class LoraConcurrencyTests(DeterministicLoraServerFixture server)
             (LoraServerFixture.Sql, null),
             (LoraServerFixture.Tone, null),
             (LoraServerFixture.Sql, """[{"name": "tone", "scale": 1.0}]"""),
+            (ServerFixture.ModelId, """[{"name": "sql", "scale": 0}]"""),
         ];
-        var requests = choices.SelectMany(c => BatchingTests.Names[..3].Select(name => (c.Model, c.Adapters, Prompt: $"Tell me about {name}."))).ToList();
+        const int prompts = 6;
+        var requests = choices.SelectMany(c => BatchingTests.Names[..prompts].Select(name => (c.Model, c.Adapters, Prompt: $"Tell me about {name}."))).ToList();
         var alone = new List<string>();
         foreach (var r in requests) alone.Add(await LoraRequests.Text(server, r.Model, r.Prompt, r.Adapters));
 
         var together = await Task.WhenAll(requests.Select(r => LoraRequests.Text(server, r.Model, r.Prompt, r.Adapters)));
 
         Assert.Equal(alone, together);
-        // The adapters matter: per prompt, the four choices do not all agree.
-        Assert.All(Enumerable.Range(0, 3), p => Assert.True(Enumerable.Range(0, 4).Select(c => alone[c * 3 + p]).Distinct().Count() > 1));
+        // Scale 0 adds nothing: the base model's answer to every prompt.
+        Assert.Equal(alone[..prompts], alone[^prompts..]);
+        // The adapters matter: per prompt, the first four choices do not all agree.
+        Assert.All(Enumerable.Range(0, prompts), p => Assert.True(Enumerable.Range(0, 4).Select(c => alone[c * prompts + p]).Distinct().Count() > 1));
     }
 }
 

@@ -71,7 +71,7 @@ public sealed class GuardedServerFixture : ServerFixture
     public const int TokensPerMinute = 300;
 
     /// <summary>Keys a test may spend its per-minute allowance on without touching another test's.</summary>
-    public static readonly string[] SpareKeys = Enumerable.Range(1, 12).Select(i => $"sk-test-spare-{i}").ToArray();
+    public static readonly string[] SpareKeys = Enumerable.Range(1, 14).Select(i => $"sk-test-spare-{i}").ToArray();
 
     private readonly string _keyFile = Path.GetTempFileName();
 

@@ -93,5 +93,7 @@ public class NoWebUiTests(NoWebUiServerFixture server) : IClassFixture<NoWebUiSe
         Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("assets/app.js")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("v1/models")).StatusCode);
+        // Anthropic's clients check with HEAD / that the server is up.
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, ""))).StatusCode);
     }
 }

@@ -85,15 +85,3 @@ public sealed class ServerCollection : ICollectionFixture<ServerFixture>
 {
     public const string Name = "server";
 }
-
-/// <summary>The server with per-sequence KV cells (--deterministic), where batching must not change any output.</summary>
-public sealed class DeterministicServerFixture : ServerFixture
-{
-    protected override string[] ExtraArgs => ["--deterministic"];
-}
-
-[CollectionDefinition(Name)]
-public sealed class DeterministicServerCollection : ICollectionFixture<DeterministicServerFixture>
-{
-    public const string Name = "deterministic server";
-}

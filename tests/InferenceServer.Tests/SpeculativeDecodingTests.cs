@@ -143,24 +143,25 @@ public sealed class SpeculatingServerCollection : ICollectionFixture<Speculating
     public const string Name = "speculating server";
 }
 
-/// <summary>The same with per-sequence KV streams (--deterministic): a verification decode rounds exactly as one token at a time.</summary>
-public sealed class DeterministicSpeculatingServerFixture : SpeculatingServerFixture
+/// <summary>The same with the unified KV pool (--kv-unified), whose rounding depends on a decode's size: there greedy
+/// equality is what the tests observe on this model, not a guarantee.</summary>
+public sealed class UnifiedSpeculatingServerFixture : SpeculatingServerFixture
 {
-    protected override string[] ExtraArgs => [.. base.ExtraArgs, "--deterministic"];
+    protected override string[] ExtraArgs => [.. base.ExtraArgs, "--kv-unified"];
 }
 
 [CollectionDefinition(Name)]
-public sealed class DeterministicSpeculatingServerCollection : ICollectionFixture<DeterministicSpeculatingServerFixture>
+public sealed class UnifiedSpeculatingServerCollection : ICollectionFixture<UnifiedSpeculatingServerFixture>
 {
-    public const string Name = "deterministic speculating server";
+    public const string Name = "unified speculating server";
 }
 
-/// <summary>The default KV layout.</summary>
+/// <summary>The default KV layout: a stream per sequence, where a verification decode rounds exactly as one token at a time.</summary>
 [Collection(SpeculatingServerCollection.Name)]
 public sealed class PredictedOutputsDefaultTests(SpeculatingServerFixture server) : PredictedOutputsTests(server);
 
-[Collection(DeterministicSpeculatingServerCollection.Name)]
-public sealed class PredictedOutputsDeterministicTests(DeterministicSpeculatingServerFixture server) : PredictedOutputsTests(server);
+[Collection(UnifiedSpeculatingServerCollection.Name)]
+public sealed class PredictedOutputsUnifiedTests(UnifiedSpeculatingServerFixture server) : PredictedOutputsTests(server);
 
 /// <summary>A server that drafts every request by prompt lookup.</summary>
 public sealed class NgramServerFixture : SpeculatingServerFixture

@@ -13,15 +13,11 @@ internal static class ChatCompletionsEndpoint
         var reader = await RequestReader.ReadAsync(http.Request, aborted);
         var resolved = await resolver.ResolveAsync(http, reader);
         var model = resolved.Model;
-        var input = ChatInput.Read(reader);
-        var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
-            .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader).WithPrediction(reader, resolved);
-
-        var plan = ChatPlan.Prepare(resolved, input, settings, "messages", "response_format", loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
-        settings = plan.Settings;
+        var (plan, messages) = ChatPlan.Read(resolved, reader, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
+        var settings = plan.Settings.WithPrediction(reader, resolved);
         var id = GenerationStreams.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, plan.Tokens, model.Engine.MaxSequenceTokens, "messages");
-        var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, input.Messages.Count);
+        var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, messages);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var output = plan.Output;
 
@@ -37,12 +33,12 @@ internal static class ChatCompletionsEndpoint
             var message = parsed.ToolCalls.Count == 0
                 ? new ChatMessage("assistant", parsed.Content)
                 : new ChatMessage("assistant", parsed.Content.Length == 0 ? null : parsed.Content,
-                    parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
+                    parsed.ToolCalls.Select(call => new WireToolCall(null, call.Id ?? GenerationStreams.NewCallId(), "function", new WireFunctionCall(call.Name, call.Arguments))).ToList());
             // reasoning_content as DeepSeek and llama-server name it, reasoning as vLLM now does.
             if (output.Reasoning is not null) message = message with { ReasoningContent = reasoning, Reasoning = reasoning };
             reasoningTokens += resolved.CountTokens(reasoning);
             var logprobs = settings.Logprobs is null ? null : ChatLogprobs.Of(model.Tokenizer, result.Logprobs);
-            return new ChatChoice(result.Index, message, FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
+            return new ChatChoice(result.Index, message, GenerationStreams.FinishReasonName(result.Reason, parsed.ToolCalls.Count > 0), logprobs);
         }).ToList();
         // The choices share one prompt: it is counted once.
         return ApiJson.Whole(new ChatCompletion(id, created, model.Id, choices,
@@ -121,7 +117,7 @@ internal static class ChatCompletionsEndpoint
             var split = _reasoning?.Finish() ?? default;
             List<string> rest = [.. Reasoning(split.Reasoning ?? ""), .. Answer(split.Content ?? "")];
             if (_parser is not null) rest.AddRange(Deltas(_parser.Finish()));
-            return [.. rest, Chunk(new ChatDelta(), FinishReasonName(reason, _calls > 0))];
+            return [.. rest, Chunk(new ChatDelta(), GenerationStreams.FinishReasonName(reason, _calls > 0))];
         }
 
         private IEnumerable<string> Reasoning(string text)
@@ -146,7 +142,7 @@ internal static class ChatCompletionsEndpoint
                 else if (item is CallStartEvent start && (output.Parallel || start.Index == 0))
                 {
                     _calls++;
-                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(start.Index, NewCallId(), "function", new WireFunctionCall(start.Name, ""))]), null);
+                    yield return Chunk(new ChatDelta(ToolCalls: [new WireToolCall(start.Index, GenerationStreams.NewCallId(), "function", new WireFunctionCall(start.Name, ""))]), null);
                 }
                 else if (item is ArgumentsDeltaEvent arguments && (output.Parallel || arguments.Index == 0))
                 {
@@ -155,10 +151,4 @@ internal static class ChatCompletionsEndpoint
             }
         }
     }
-
-    /// <summary>A natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
-    private static string FinishReasonName(FinishReason reason, bool calledTools) =>
-        calledTools && reason == FinishReason.Stop ? "tool_calls" : GenerationStreams.FinishReasonName(reason);
-
-    private static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
 }

@@ -28,7 +28,7 @@ internal sealed class EngineClient(Admission admission, InferenceTelemetry telem
             foreach (var request in requests)
                 for (var choice = 0; choice < settings.Choices; choice++)
                     streams.Add(Submit(resolved, settings, AsChoice(request, choice, settings.Choices), submitted.Token));
-            await AwaitStartAsync(streams, aborted);
+            await EngineSubmission.AwaitStartAsync(streams, aborted);
         }
         catch
         {
@@ -57,7 +57,6 @@ internal sealed class EngineClient(Admission admission, InferenceTelemetry telem
     private ChannelReader<GenerationEvent> Submit(ResolvedRequest resolved, GenerationSettings settings, GenerationRequest request, CancellationToken cancellationToken)
     {
         request = admission.Admit(resolved, request, maxTokensGiven: settings.MaxTokens is not null);
-        request = request with { CacheIsolationKey = resolved.CacheKey(request.CacheIsolationKey), Adapters = resolved.Adapters };
         // Tracked before the engine sees it: a short request can finish before Submit returns, and its finish
         // must find its record (a refused one is forgotten when the HTTP request completes).
         var record = resolved.Record;
@@ -66,41 +65,8 @@ internal sealed class EngineClient(Admission admission, InferenceTelemetry telem
             record.Model = resolved.Model.Id;
             telemetry.Track(record, request.Id);
         }
-        ChannelReader<GenerationEvent> events;
-        try
-        {
-            events = resolved.Model.Engine.Submit(request, cancellationToken);
-        }
-        catch (EngineOverloadedException ex)
-        {
-            throw new ApiException(ApiError.Overloaded(ex.Message));
-        }
-        catch (AdapterUnloadedException ex)
-        {
-            throw new ApiException(AdapterSelection.NotFound(resolved.Model.Id, ex.AdapterName, "adapters"));
-        }
+        var events = EngineSubmission.Submit(resolved, request, cancellationToken);
         return record?.Completion is { } completion ? new RecordingReader(events, completion) : events;
-    }
-
-    /// <summary>
-    /// Waits until every stream has its first event or has failed, so that a request the engine ends before it
-    /// starts (it waited longer than --max-queue-wait, or the engine stopped) gets its HTTP status, not a broken 200.
-    /// </summary>
-    private static async Task AwaitStartAsync(IEnumerable<ChannelReader<GenerationEvent>> streams, CancellationToken cancellationToken)
-    {
-        try
-        {
-            foreach (var stream in streams) await stream.WaitToReadAsync(cancellationToken);
-        }
-        catch (QueueWaitExceededException ex)
-        {
-            throw new ApiException(ApiError.Overloaded(ex.Message));
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new ApiException(new ApiError(StatusCodes.Status503ServiceUnavailable, "The server is shutting down. Retry shortly.",
-                "service_unavailable", Code: "server_shutting_down", RetryAfterSeconds: 1));
-        }
     }
 
     /// <summary>Passes a stream through, keeping its text for the --log-prompts completion line.</summary>

@@ -5,20 +5,7 @@ using InferenceServer.Api;
 namespace InferenceServer.Operations;
 
 /// <summary>
-/// Who sent a request: an HttpContext feature set on every /v1 request before its endpoint runs
-/// (<c>http.Features.Get&lt;RequestIdentity&gt;()</c>). <see cref="KeyId"/> is a hash of the API key,
-/// never the key itself, so it can partition rate limits, label logs and isolate the prefix cache.
-/// </summary>
-public sealed record RequestIdentity(string KeyId, bool IsAdmin = false)
-{
-    /// <summary>Everyone, when the server has no API keys.</summary>
-    public static readonly RequestIdentity Anonymous = new("anonymous");
-
-    public static RequestIdentity Of(HttpContext http) => http.Features.Get<RequestIdentity>() ?? Anonymous;
-}
-
-/// <summary>
-/// The API keys clients must present as <c>Authorization: Bearer KEY</c>. Keys are held only as SHA-256
+/// The API keys clients must present as <c>Authorization: Bearer KEY</c> or <c>x-api-key: KEY</c> (Anthropic's header). Keys are held only as SHA-256
 /// hashes and compared in constant time against every known key. Admin keys are API keys too, and when
 /// there are any, only they may change what the server serves (load or unload adapters). Thread-safe (immutable).
 /// </summary>
@@ -59,12 +46,12 @@ internal sealed class ApiKeys
     }
 
     /// <summary>The caller's identity, or the 401 to answer with.</summary>
-    public (RequestIdentity? Identity, ApiError? Error) Authenticate(string? authorization)
+    public (RequestIdentity? Identity, ApiError? Error) Authenticate(string? authorization, string? apiKey = null)
     {
         if (!Required) return (RequestIdentity.Anonymous, null);
-        if (Presented(authorization) is not { } presented)
+        if ((Presented(authorization) ?? (string.IsNullOrWhiteSpace(apiKey) ? null : Hash(apiKey.Trim()))) is not { } presented)
             return (null, new ApiError(StatusCodes.Status401Unauthorized,
-                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY) or in an x-api-key header.",
                 "invalid_request_error", Code: "missing_api_key"));
         return Matches(presented, _hashes)
             ? (new RequestIdentity("key-" + Convert.ToHexStringLower(presented, 0, 8), Matches(presented, _adminHashes)), null)

@@ -48,7 +48,7 @@ internal static partial class RequestPipeline
             }
             try
             {
-                var (identity, unauthorized) = keys.Authenticate(http.Request.Headers.Authorization);
+                var (identity, unauthorized) = keys.Authenticate(http.Request.Headers.Authorization, http.Request.Headers["x-api-key"]);
                 if (unauthorized is not null)
                 {
                     http.Response.Headers.WWWAuthenticate = "Bearer";
@@ -70,9 +70,9 @@ internal static partial class RequestPipeline
         }));
     }
 
-    /// <summary>The routes behind API keys and limits: all of /v1, llama-server's /tokenize and /detokenize, and /status.</summary>
+    /// <summary>The routes behind API keys and limits: all of /v1, Ollama's /api, llama-server's /tokenize and /detokenize, and /status.</summary>
     private static bool IsApiRoute(HttpContext http) =>
-        http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/tokenize") || http.Request.Path.StartsWithSegments("/detokenize")
+        http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/api") || http.Request.Path.StartsWithSegments("/tokenize") || http.Request.Path.StartsWithSegments("/detokenize")
         || http.Request.Path.StartsWithSegments("/status");
 
     private static async Task LogBodyAsync(HttpContext http, ILogger logger)

@@ -72,10 +72,15 @@ public class SpeculativeDecodingTests
         Assert.True(executor.Batches.Count < 200 / 3, $"{executor.Batches.Count} decodes");
     }
 
-    [Fact]
-    public async Task The_prefix_cache_never_holds_a_rejected_draft_token()
+    /// <summary>The unified pool with its radix cache, and a stream per sequence with its resident-stream cache.</summary>
+    public static TheoryData<bool> Layouts => new(false, true);
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task The_prefix_cache_never_holds_a_rejected_draft_token(bool streamPerSequence)
     {
-        var executor = Model();
+        var limits = streamPerSequence ? new ModelLimits(8 * 512, 512, 8, 512, SequenceIds: 8, SequenceCapacity: 512) : Limits;
+        var executor = new FakeExecutor(limits) { Clock = new SteppingClock() };
         using var engine = NewEngine(executor);
         var prompt = "hello";
         var wrongEveryFifth = new string(Continuation(5, 60).Select((c, i) => i % 5 == 4 ? '#' : c).ToArray());

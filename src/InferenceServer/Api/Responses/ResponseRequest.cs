@@ -103,22 +103,14 @@ internal sealed record ResponseRequest(
     }
 
     /// <summary>Runs a chat reader over <see cref="ChatBody"/>, renaming the chat parameters in its errors to this request's.</summary>
-    public static T ChatParams<T>(Func<T> read)
+    public static T ChatParams<T>(Func<T> read) => ParamNames.Renamed(read, param =>
     {
-        try
-        {
-            return read();
-        }
-        catch (ApiException ex) when (ex.Error.Param is { } param)
-        {
-            var renamed = param
-                .Replace("response_format.json_schema.", "text.format.", StringComparison.Ordinal)
-                .Replace("response_format", "text.format", StringComparison.Ordinal)
-                .Replace(".function.", ".", StringComparison.Ordinal);
-            if (renamed.StartsWith("messages", StringComparison.Ordinal)) renamed = "input";
-            throw new ApiException(ex.Error with { Param = renamed, Message = ex.Error.Message.Replace($"'{param}'", $"'{renamed}'") });
-        }
-    }
+        var renamed = param
+            .Replace("response_format.json_schema.", "text.format.", StringComparison.Ordinal)
+            .Replace("response_format", "text.format", StringComparison.Ordinal)
+            .Replace(".function.", ".", StringComparison.Ordinal);
+        return renamed.StartsWith("messages", StringComparison.Ordinal) ? "input" : renamed;
+    });
 
     /// <summary>A string (one user message) or a list of items: messages, function calls and their outputs.</summary>
     private static (JsonArray Items, JsonArray Messages) ReadInput(JsonNode? input)

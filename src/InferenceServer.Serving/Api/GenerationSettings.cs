@@ -104,6 +104,20 @@ internal sealed record GenerationSettings(
     public GenerationSettings WithResponseFormat(RequestReader reader, IGrammarChecker checker) =>
         ResponseFormat.Read(reader, checker) is { } grammar ? this with { Sampling = Sampling with { Grammar = grammar } } : this;
 
+    /// <summary>
+    /// Reads <see cref="MaxTokens"/> as a ceiling rather than a demand (Anthropic's max_tokens, Ollama's num_predict:
+    /// their clients ask for more than a local model's context holds): at most what fits after the prompt and the
+    /// server's --max-completion-tokens. A prompt that leaves no room keeps it, for the context-length error.
+    /// </summary>
+    /// <param name="contextTokens">A smaller context the client asked for (Ollama's num_ctx); the model's by default.</param>
+    public GenerationSettings AsCeiling(ResolvedRequest resolved, int promptTokens, int? contextTokens = null)
+    {
+        var room = Math.Min(contextTokens ?? int.MaxValue, resolved.Model.Engine.MaxSequenceTokens) - promptTokens;
+        if (room < 1) return this;
+        var limit = resolved.Limits.MaxCompletionTokens > 0 ? Math.Min(room, resolved.Limits.MaxCompletionTokens) : room;
+        return this with { MaxTokens = Math.Min(MaxTokens ?? limit, limit) };
+    }
+
     /// <summary>Checks the prompt against the context and builds the engine request.</summary>
     public GenerationRequest ToEngineRequest(string id, int[] promptTokens, int maxSequenceTokens, string promptParam)
     {

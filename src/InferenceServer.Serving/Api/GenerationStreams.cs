@@ -9,6 +9,12 @@ internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason,
     IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs)
 {
     public SpeculationCounts? Speculation { get; init; }
+
+    /// <summary>The stop sequence that ended the text, if one did.</summary>
+    public string? StopSequence { get; init; }
+
+    /// <summary>How long the engine took: queue wait, time to first token and in all.</summary>
+    public GenerationTimings? Timings { get; init; }
 }
 
 /// <summary>What every generating endpoint does with the engine's streams: gather, merge, name finish reasons, report failures.</summary>
@@ -34,6 +40,8 @@ internal static class GenerationStreams
                     return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs)
                     {
                         Speculation = done.Speculation,
+                        StopSequence = done.StopSequence,
+                        Timings = done.Timings,
                     };
             }
         }
@@ -69,6 +77,13 @@ internal static class GenerationStreams
         FinishReason.Cancelled => "abort",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Unknown finish reason."),
     };
+
+    /// <summary>A chat's finish reason: a natural stop after a call is OpenAI's "tool_calls"; "length" stays "length".</summary>
+    public static string FinishReasonName(FinishReason reason, bool calledTools) =>
+        calledTools && reason == FinishReason.Stop ? "tool_calls" : FinishReasonName(reason);
+
+    /// <summary>An id for a tool call the model made, shaped as OpenAI's.</summary>
+    public static string NewCallId() => $"call_{Guid.NewGuid():N}"[..29];
 
     public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 

@@ -14,22 +14,11 @@ public sealed record ApiError(int Status, string Message, string Type, string? P
     public static ApiError Overloaded(string message) =>
         new(StatusCodes.Status429TooManyRequests, message, "rate_limit_error", Code: "server_overloaded", RetryAfterSeconds: 1);
 
-    public IResult ToResult() => new ErrorResult(this);
-
-    public Task WriteAsync(HttpResponse response)
-    {
-        response.StatusCode = Status;
-        if (RetryAfterSeconds is { } seconds) response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(Message, Type, Param, Code)), ApiJson.Options);
-    }
+    /// <summary>The error's body, as OpenAI writes it.</summary>
+    internal object Body => new ErrorBody(new ErrorDetail(Message, Type, Param, Code));
 
     /// <summary>The error as an SSE payload, for failures after a stream has started.</summary>
-    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(new ErrorBody(new ErrorDetail(Message, Type, Param, Code)), ApiJson.Options);
-
-    private sealed class ErrorResult(ApiError error) : IResult
-    {
-        public Task ExecuteAsync(HttpContext httpContext) => error.WriteAsync(httpContext.Response);
-    }
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(Body, ApiJson.Options);
 
     private sealed record ErrorBody(ErrorDetail Error);
 

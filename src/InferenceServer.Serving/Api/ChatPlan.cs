@@ -8,6 +8,19 @@ namespace InferenceServer.Api;
 /// </summary>
 internal sealed record ChatPlan(int[] Tokens, GenerationSettings Settings, OutputShape Output)
 {
+    /// <summary>
+    /// A chat completions request read and prepared (messages, tools, generation settings, response format, logprobs),
+    /// with its message count. Shared by /v1/chat/completions and the in-process chat client.
+    /// </summary>
+    public static (ChatPlan Plan, int Messages) Read(ResolvedRequest resolved, RequestReader reader, ILogger logger)
+    {
+        var model = resolved.Model;
+        var input = ChatInput.Read(reader);
+        var settings = GenerationSettings.Read(reader, "max_completion_tokens", model.Tokenizer.VocabularySize, toolsServed: true)
+            .WithResponseFormat(reader, model.Grammars).WithChatLogprobs(reader);
+        return (Prepare(resolved, input, settings, "messages", "response_format", logger), input.Messages.Count);
+    }
+
     /// <param name="inputParam">The request field that holds the conversation, named in errors about the prompt.</param>
     /// <param name="formatParam">The request field that asked for an output format, named when it clashes with a forced call.</param>
     /// <param name="logger">Hears the warning when a template that renders no tools gets them in a generic system message.</param>

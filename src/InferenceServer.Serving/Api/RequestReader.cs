@@ -11,21 +11,6 @@ internal sealed class RequestReader(JsonObject body)
 {
     public JsonObject Body => body;
 
-    public static async Task<RequestReader> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        if (request.ContentType is { } contentType && !request.HasJsonContentType())
-            throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
-                $"Unsupported Content-Type '{contentType}': send the request body as application/json.", "invalid_request_error"));
-        if (RequestBody.UnsupportedCharset(request) is { } charset)
-            throw new ApiException(new ApiError(StatusCodes.Status415UnsupportedMediaType,
-                $"Unsupported charset '{charset}': send the JSON body as UTF-8.", "invalid_request_error", Code: "unsupported_charset"));
-
-        var node = RequestBody.ParseJson(await RequestBody.ReadAsync(request, cancellationToken));
-        return node is JsonObject obj
-            ? new RequestReader(obj)
-            : throw new ApiException(ApiError.BadRequest("The request body must be a JSON object."));
-    }
-
     public JsonNode? Get(string name) => body.TryGetPropertyValue(name, out var value) ? value : null;
 
     public string RequiredString(string name) =>

@@ -7,7 +7,7 @@ namespace InferenceServer.Api;
 /// <summary>
 /// The LoRA adapters a completion request adds with the extension field
 /// <c>"adapters": [{"name": "sql", "scale": 1.0}, …]</c> (scale defaults to the adapter's own), on top of one
-/// named in <c>model</c> as <c>BASE:ADAPTER</c> (which <see cref="RequestResolver"/> reads).
+/// named in <c>model</c> as <c>BASE:ADAPTER</c>.
 /// </summary>
 internal static class AdapterSelection
 {
@@ -17,6 +17,33 @@ internal static class AdapterSelection
     public static ApiError NotFound(string modelId, string adapter, string param) =>
         new(StatusCodes.Status404NotFound, $"The model '{modelId}' has no LoRA adapter '{adapter}'. GET /v1/adapters lists them.",
             "invalid_request_error", param, "adapter_not_found");
+
+    /// <summary>
+    /// A request's <c>model</c> split into the model's id and the adapter it names as <c>BASE:ADAPTER</c> (a name that is
+    /// no configured model but is one followed by <c>:ADAPTER</c>; ids may hold ':' themselves, the last one splits).
+    /// </summary>
+    public static (string ModelId, string? Adapter) SplitModelName(string requested, Func<string, bool> isConfigured)
+    {
+        var colon = requested.LastIndexOf(':');
+        return !isConfigured(requested) && colon > 0 && isConfigured(requested[..colon]) ? (requested[..colon], requested[(colon + 1)..]) : (requested, null);
+    }
+
+    /// <summary>
+    /// The model as the request named it (its id is <paramref name="requested"/>, <c>BASE:ADAPTER</c> included) and the
+    /// adapters it decodes under: the one named in <c>model</c>, then those of <c>adapters</c>.
+    /// </summary>
+    public static (ServedModel Model, AdapterSet Adapters) Select(ServedModel model, string requested, string? adapterName, RequestReader reader)
+    {
+        var stack = new List<ScaledAdapter>();
+        if (adapterName is not null)
+        {
+            var adapter = model.Adapters.Find(adapterName) ?? throw new ApiException(NotFound(model.Id, adapterName, "model"));
+            stack.Add(new ScaledAdapter(adapter, adapter.DefaultScale));
+            model = model with { Id = requested };
+        }
+        ReadStack(reader, model, stack);
+        return (model, AdapterSet.Of(stack));
+    }
 
     public static void ReadStack(RequestReader reader, ServedModel model, List<ScaledAdapter> stack)
     {
