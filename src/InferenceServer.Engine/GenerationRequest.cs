@@ -32,6 +32,12 @@ public sealed record GenerationRequest(
     /// computing their shared prompt and then shares its cached KV, however short the prompt.
     /// </summary>
     public string? PrefillGroup { get; init; }
+
+    /// <summary>The expected output's tokens (OpenAI's Predicted Outputs): drafted and verified, never output unverified.</summary>
+    public int[]? Prediction { get; init; }
+
+    /// <summary>False: never speculate for this request (no prediction, no server drafter).</summary>
+    public bool Speculate { get; init; } = true;
 }
 
 public enum FinishReason { Stop, Length, Cancelled }
@@ -54,6 +60,9 @@ public sealed record GenerationFinished(
     GenerationTimings Timings,
     int CachedPromptTokens = 0) : GenerationEvent
 {
+    /// <summary>What speculative decoding drafted for the request and kept; null when nothing drafted for it.</summary>
+    public SpeculationCounts? Speculation { get; init; }
+
     /// <summary>The stop sequence that ended the output; null when it ended otherwise (end of generation, length, cancel).</summary>
     public string? StopSequence { get; init; }
 }

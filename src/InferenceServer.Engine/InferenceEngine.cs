@@ -31,6 +31,9 @@ public sealed record EngineOptions
 
     /// <summary>Longest a request may wait for a sequence; older waiting requests end with <see cref="QueueWaitExceededException"/>. Null = no limit.</summary>
     public TimeSpan? MaxQueueWait { get; init; }
+
+    /// <summary>Speculative decoding: the server's drafter and the policy; predictions are drafted whatever it says.</summary>
+    public SpeculationOptions Speculation { get; init; } = SpeculationOptions.Default;
 }
 
 /// <summary>A point-in-time view of the engine, for health and metrics. KV cells in use = reserved + cached.</summary>
@@ -50,6 +53,7 @@ public sealed class InferenceEngine : IDisposable
     private readonly IEngineObserver _observer;
     private readonly TimeProvider _clock;
     private readonly Scheduler _scheduler;
+    private readonly Speculator _speculator;
     private readonly ConcurrentQueue<Sequence> _inbox = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -76,6 +80,7 @@ public sealed class InferenceEngine : IDisposable
         _observer = observer ?? NullEngineObserver.Instance;
         _clock = clock ?? TimeProvider.System;
         _scheduler = new Scheduler(executor.Limits, executor, options.PrefixCaching, options.MaxPrefillChunk);
+        _speculator = new Speculator(options.Speculation, executor, logger);
         _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0, _scheduler.CacheStats);
         _loop = new Thread(RunLoop) { Name = "inference-engine", IsBackground = true };
         _loop.Start();
@@ -179,6 +184,7 @@ public sealed class InferenceEngine : IDisposable
         DropCancelled();
         foreach (var sequence in _scheduler.Admit()) Start(sequence);
         DropExpired();
+        _speculator.Propose(_scheduler.Admitted);
 
         var plan = _scheduler.Schedule();
         PublishSnapshot();
@@ -203,6 +209,7 @@ public sealed class InferenceEngine : IDisposable
             return true;
         }
         var decoded = _clock.GetTimestamp();
+        _speculator.Decoded(plan.Batch, _clock.GetElapsedTime(scheduled, decoded));
 
         _steps++;
         _scheduler.Decoded(plan);
@@ -221,8 +228,9 @@ public sealed class InferenceEngine : IDisposable
 
     /// <summary>
     /// The sample phase: picks every sampled sequence's next token from this step's logits, into
-    /// <see cref="_samples"/>, changing no sequence. Returns how many of the batch's tokens were generated
-    /// ones fed back (the rest were prompt tokens).
+    /// <see cref="_samples"/>, changing no sequence. A sequence with a draft in the batch samples each of its rows
+    /// in turn while the samples agree with the draft: the first that differs, or the row after the whole draft,
+    /// is its last. Returns how many of the batch's tokens were generated ones fed back (the rest were prompt tokens).
     /// </summary>
     private int SampleAll(StepPlan plan)
     {
@@ -230,27 +238,51 @@ public sealed class InferenceEngine : IDisposable
         var generatedFed = 0;
         foreach (var (sequence, batchIndex) in plan.Samples)
         {
+            var draft = sequence.Speculation?.InFlight ?? [];
             if (sequence.GeneratedTokens > 0) generatedFed++;
-            try
+            generatedFed += draft.Length;
+            for (var row = 0; ; row++)
             {
-                var token = sequence.Sampler!.Sample(batchIndex);
-                var logprob = sequence.Request.Logprobs is { } top ? TokenLogprob.Of(_executor.Logits(batchIndex), token, top) : null;
-                _samples.Add(new SampledToken(sequence, token, logprob, null));
-            }
-            catch (Exception ex)
-            {
-                // One request's sampler failing (a grammar with no way forward) ends that request only.
-                _samples.Add(new SampledToken(sequence, -1, null, ex));
+                var sample = SampleOne(sequence, batchIndex + row);
+                _samples.Add(sample with { DraftAccepted = row });
+                if (sample.Error is not null || row == draft.Length || sample.Token != draft[row]) break;
             }
         }
         return generatedFed;
     }
 
-    /// <summary>The update phase: each sampled token becomes output, or ends its sequence.</summary>
+    private SampledToken SampleOne(Sequence sequence, int batchIndex)
+    {
+        try
+        {
+            var token = sequence.Sampler!.Sample(batchIndex);
+            var logprob = sequence.Request.Logprobs is { } top ? TokenLogprob.Of(_executor.Logits(batchIndex), token, top) : null;
+            return new SampledToken(sequence, token, logprob, null);
+        }
+        catch (Exception ex)
+        {
+            // One request's sampler failing (a grammar with no way forward) ends that request only.
+            return new SampledToken(sequence, -1, null, ex);
+        }
+    }
+
+    /// <summary>
+    /// The update phase: a drafted sequence first drops its rejected draft cells (its run of samples ends at the
+    /// first disagreement, so the last sample's row counts the accepted draft tokens); then each sampled token
+    /// becomes output, or ends its sequence, and the tokens after an ending are dropped.
+    /// </summary>
     private void ApplySamples()
     {
-        foreach (var (sequence, token, logprob, error) in _samples)
+        for (var i = 0; i < _samples.Count; i++)
         {
+            var (sequence, token, logprob, error, _) = _samples[i];
+            if (sequence.Speculation is { InFlight.Length: > 0 })
+            {
+                var last = i;
+                while (last + 1 < _samples.Count && _samples[last + 1].Sequence == sequence) last++;
+                _speculator.Settle(sequence, _samples[last].Error is null ? _samples[last].DraftAccepted : 0);
+            }
+            if (sequence.Status == SequenceStatus.Finished) continue;
             if (error is null)
             {
                 Accept(sequence, token, logprob);
@@ -262,8 +294,9 @@ public sealed class InferenceEngine : IDisposable
         _samples.Clear();
     }
 
-    /// <summary>One sequence's pick in a step's sample phase: a token (and its logprobs when asked for), or the sampler's failure.</summary>
-    private readonly record struct SampledToken(Sequence Sequence, int Token, TokenLogprob? Logprob, Exception? Error);
+    /// <summary>One sequence's pick in a step's sample phase: a token (and its logprobs when asked for), or the sampler's failure;
+    /// <see cref="DraftAccepted"/> is how many draft tokens before this row the samples agreed with.</summary>
+    private readonly record struct SampledToken(Sequence Sequence, int Token, TokenLogprob? Logprob, Exception? Error, int DraftAccepted = 0);
 
     /// <summary>Each scored prompt token's logits row gives the log probability of the prompt token after it; sent once the prompt is done.</summary>
     private void ScorePrompts(StepPlan plan)
@@ -283,6 +316,7 @@ public sealed class InferenceEngine : IDisposable
         sequence.AdmittedAt = _clock.GetTimestamp();
         _observer.RequestAdmitted(sequence.Request.Id, _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt));
         sequence.Sampler = _executor.CreateSampler(sequence.Request.Sampling);
+        sequence.Speculation = _speculator.Begin(sequence.Request);
         sequence.Decoder = _tokenizer.CreateDecoder();
         sequence.Stops = new StopMatcher(sequence.Request.StopSequences);
         // A one-token prompt has nothing to score, and no prefill step would send its (empty) scores.
@@ -365,6 +399,7 @@ public sealed class InferenceEngine : IDisposable
             Total: _clock.GetElapsedTime(sequence.SubmittedAt, now));
         var finished = new GenerationFinished(reason, sequence.PromptLength, sequence.GeneratedTokens, timings, sequence.CachedTokens)
         {
+            Speculation = sequence.Speculation?.Counts,
             StopSequence = sequence.Stops?.Matched,
         };
         // The observer hears of the finish before the client can, so a request's metrics, spans and log line are complete when its response ends.
@@ -377,6 +412,7 @@ public sealed class InferenceEngine : IDisposable
     private void End(Sequence sequence, Exception? error, bool keepInCache)
     {
         if (sequence.Status == SequenceStatus.Waiting) Interlocked.Decrement(ref _queued);
+        _speculator.End(sequence);
         _scheduler.Release(sequence, keepInCache);
         sequence.Request.Adapters.ReleaseAll();
         sequence.Sampler?.Dispose();

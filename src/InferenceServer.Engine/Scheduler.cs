@@ -45,6 +45,8 @@ public sealed record PrefixCacheStats(long QueriedTokens, long HitTokens, long E
 ///   when that shares more. Every reused cell was computed by the same kernels a cold request would use
 ///   (per-sequence attention, chunks below 64 queries), so reuse never changes an output.
 /// - A batch never holds more than BatchTokens tokens, nor more than one chunk per sequence.
+/// - A sequence's draft tokens (speculative decoding) follow its fed token in the batch, each with logits, within
+///   what the batch has left once every fed token of the step is counted: drafts never crowd out a running stream.
 /// - At least one prompt token is always decoded, so the first sampled token has logits: the last one,
 ///   in a later step than the rest of its prompt.
 /// - A request that wants prompt logprobs attaches no cached prefix: it computes every prompt token.
@@ -280,6 +282,8 @@ internal sealed class Scheduler
 
         // A prompt's last token is fed like a generated one, in a step of its own after the rest of the
         // prompt: its logits then come from the same kernel whether the prefix was computed or cached.
+        var draftBudget = _limits.BatchTokens - _admitted.Count(s => s.Request.Adapters.Equals(group) &&
+            (s.Status == SequenceStatus.Decoding || s.Status == SequenceStatus.Prefilling && s.PromptCursor == s.PromptLength - 1));
         foreach (var sequence in _admitted)
         {
             if (batch.Count >= _limits.BatchTokens) break;
@@ -301,6 +305,7 @@ internal sealed class Scheduler
             samples.Add((sequence, batch.Count));
             sequence.FedTokens.Add(token);
             batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: true));
+            if (sequence.Speculation is { } speculation) draftBudget -= PlaceDraft(sequence, speculation, batch, draftBudget);
         }
 
         foreach (var sequence in _admitted)
@@ -371,6 +376,20 @@ internal sealed class Scheduler
         foreach (var sequence in _admitted)
             if (sequence.Slot == slot) return sequence.NextPosition;
         return _resident?[slot.Value].Tokens.Length ?? 0;
+    }
+
+    /// <summary>Feeds as much of the sequence's proposed draft as the budget allows; returns how many tokens.</summary>
+    private static int PlaceDraft(Sequence sequence, SpeculationState speculation, List<BatchToken> batch, int budget)
+    {
+        var draft = speculation.Proposed.Length <= budget ? speculation.Proposed : speculation.Proposed[..Math.Max(0, budget)];
+        speculation.Proposed = [];
+        speculation.InFlight = draft;
+        foreach (var token in draft)
+        {
+            sequence.FedTokens.Add(token);
+            batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: true));
+        }
+        return draft.Length;
     }
 
     /// <summary>The adapter set to decode this step: of the running sets, the one served longest ago; null when nothing runs.</summary>

@@ -57,6 +57,9 @@ internal sealed class Sequence(GenerationRequest request)
     public List<TokenLogprob>? PromptLogprobs { get; set; }
 
     public ITokenSampler? Sampler { get; set; }
+
+    /// <summary>Its drafting, when something drafts for it (speculative decoding).</summary>
+    public SpeculationState? Speculation { get; set; }
     public ITokenTextDecoder? Decoder { get; set; }
     public StopMatcher? Stops { get; set; }
     public ChannelWriter<GenerationEvent>? Output { get; set; }

@@ -44,6 +44,8 @@ public sealed class LlamaModel : IDisposable
 {
     private readonly LLamaWeights _weights;
     private readonly LlamaExecutor _executor;
+    private LlamaModelSettings _settings = null!;
+    private LlamaDraftModel? _draft;
 
     private readonly LlamaEmbeddings _embeddings;
 
@@ -74,6 +76,13 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Bytes one KV cell takes with the context's cache types.</summary>
     public long KvBytesPerCell { get; private init; }
 
+    /// <summary>The draft model that drafts for this one (--draft-model), disposed with it; null when none.</summary>
+    public IDraftModel? DraftModel => _draft;
+
+    /// <summary>Loads a draft model of this model's vocabulary, with a context laid out like this one's. Throws <see cref="ModelLoadException"/>.</summary>
+    public void LoadDraftModel(string path, float minP, ILogger logger) =>
+        _draft = LlamaDraftModel.Load(path, _settings, _weights, _executor.Limits.ContextCells, minP, logger);
+
     /// <summary>Checks the file, loads the weights and creates the context. Throws <see cref="ModelLoadException"/> for an unusable file.</summary>
     public static LlamaModel Load(LlamaModelSettings settings, ILogger logger)
     {
@@ -84,31 +93,13 @@ public sealed class LlamaModel : IDisposable
         // cache all ids share one pool of cells, so more ids cost no memory. llama.cpp aborts the process when
         // creating a context with more sequence ids than --batch-size (GGML_ASSERT n_outputs_max), so no more.
         var sequenceIds = settings.KvUnified ? Math.Min(MaxSequenceIds, settings.BatchTokens) : settings.MaxSequences;
-        var parameters = new ModelParams(settings.ModelPath)
-        {
-            SeqMax = (uint)sequenceIds,
-            KVUnified = settings.KvUnified,
-            BatchSize = (uint)settings.BatchTokens,
-            UBatchSize = (uint)settings.MicroBatchTokens,
-            Threads = settings.Threads,
-            BatchThreads = settings.Threads,
-            GpuLayerCount = settings.GpuLayers,
-            TypeK = settings.KeyType.Native,
-            TypeV = settings.ValueType.Native,
-            // llama.cpp stores a quantised V cache only with flash attention, and fails a decode, not the context, without it.
-            FlashAttention = settings.ValueType.IsQuantized ? true : null,
-        };
+        var parameters = ContextParameters(settings, settings.ModelPath, sequenceIds);
+        parameters.TypeK = settings.KeyType.Native;
+        parameters.TypeV = settings.ValueType.Native;
+        // llama.cpp stores a quantised V cache only with flash attention, and fails a decode, not the context, without it.
+        parameters.FlashAttention = settings.ValueType.IsQuantized ? true : null;
 
-        LLamaWeights weights;
-        try
-        {
-            weights = LLamaWeights.LoadFromFile(parameters);
-        }
-        catch (Exception ex)
-        {
-            throw new ModelLoadException($"Cannot load model '{settings.ModelPath}': llama.cpp rejected it ({ex.Message}).", ex);
-        }
-
+        var weights = LoadWeights(parameters, "model");
         try
         {
             var shape = KvShape.FromMetadata(weights.Metadata);
@@ -134,6 +125,7 @@ public sealed class LlamaModel : IDisposable
                 settings.KvUnified ? "shared by" : "split evenly between", limits.MaxSequences, renderer.Name);
             return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads)
             {
+                _settings = settings,
                 KvBytesPerCell = shape.BytesPerCell(settings.KeyType, settings.ValueType),
             };
         }
@@ -141,6 +133,31 @@ public sealed class LlamaModel : IDisposable
         {
             weights.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The KV layout, batch and threads of <paramref name="settings"/>, for the model at <paramref name="path"/>.</summary>
+    internal static ModelParams ContextParameters(LlamaModelSettings settings, string path, int sequenceIds) => new(path)
+    {
+        SeqMax = (uint)sequenceIds,
+        KVUnified = settings.KvUnified,
+        BatchSize = (uint)settings.BatchTokens,
+        UBatchSize = (uint)settings.MicroBatchTokens,
+        Threads = settings.Threads,
+        BatchThreads = settings.Threads,
+        GpuLayerCount = settings.GpuLayers,
+    };
+
+    /// <summary>Loads a GGUF file's weights; llama.cpp's refusal becomes a <see cref="ModelLoadException"/> naming <paramref name="what"/> and the file.</summary>
+    internal static LLamaWeights LoadWeights(LLama.Common.ModelParams parameters, string what)
+    {
+        try
+        {
+            return LLamaWeights.LoadFromFile(parameters);
+        }
+        catch (Exception ex)
+        {
+            throw new ModelLoadException($"Cannot load {what} '{parameters.ModelPath}': llama.cpp rejected it ({ex.Message}).", ex);
         }
     }
 
@@ -196,6 +213,7 @@ public sealed class LlamaModel : IDisposable
 
     public void Dispose()
     {
+        _draft?.Dispose();
         _embeddings.Dispose();
         _executor.Dispose();
         _weights.Dispose();

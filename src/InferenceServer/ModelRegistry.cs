@@ -183,7 +183,11 @@ internal sealed class ModelRegistry : BackgroundService
             };
             var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
             var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
-            if (spec.Id == Specs[0].Id) LoadStartupAdapters(llama);
+            if (spec.Id == Specs[0].Id)
+            {
+                LoadStartupAdapters(llama);
+                await LoadDraftModelAsync(spec, llama);
+            }
             ReloadRuntimeAdapters(slot, llama);
             if (Interlocked.Exchange(ref _libraryLogged, 1) == 0)
                 _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
@@ -193,6 +197,7 @@ internal sealed class ModelRegistry : BackgroundService
                     MaxQueuedRequests = _options.MaxQueue,
                     PrefixCaching = !_options.NoPrefixCache,
                     MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
+                    Speculation = _options.ToSpeculationOptions(llama.DraftModel),
                 },
                 _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]));
             loaded = new LoadedModel(new ServedModel(spec.Id, CreatedUnixSeconds, engine, llama.Tokenizer, llama.ChatRenderer, llama.Embeddings, llama.Grammars, llama.Adapters), llama, reserved);
@@ -238,6 +243,24 @@ internal sealed class ModelRegistry : BackgroundService
         {
             llama.Dispose();
             throw ex as ModelLoadException ?? new ModelLoadException($"--lora: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Loads --draft-model for the first model (downloading an hf:// one first); on failure the model is unloaded and the error names the draft model.</summary>
+    private async Task LoadDraftModelAsync(ModelSpec spec, LlamaModel llama)
+    {
+        if (string.IsNullOrWhiteSpace(_options.DraftModel)) return;
+        try
+        {
+            var hub = HubFile.IsHubReference(_options.DraftModel) ? HubFile.Parse(_options.DraftModel) : null;
+            var path = await ModelSource.ResolveAsync(spec with { LocalPath = hub is null ? _options.DraftModel : null, Hub = hub },
+                _options.ModelCache, _configuration, _logger, _stopping.Token);
+            llama.LoadDraftModel(path, _options.DraftMinP, _loggers.CreateLogger("InferenceServer.Llama"));
+        }
+        catch
+        {
+            llama.Dispose();
+            throw;
         }
     }
 

@@ -213,6 +213,14 @@ public static class ServerApp
         if (options.DrainTimeoutSeconds < 0) throw new ArgumentException($"--drain-timeout {options.DrainTimeoutSeconds} must not be negative.");
         if (options.RequestsPerMinute < 0 || options.TokensPerMinute < 0) throw new ArgumentException("--rate-limit-rpm and --rate-limit-tpm must not be negative.");
         if (options.MaxRequestBodyBytes < 1) throw new ArgumentException($"--max-body-bytes {options.MaxRequestBodyBytes} must be positive.");
+        if (options.Speculative is not ("ngram" or "none")) throw new ArgumentException($"--speculative {options.Speculative} must be ngram or none.");
+        if (options.DraftMax is < 1 or > Engine.SpeculationOptions.LargestDraft)
+            throw new ArgumentException($"--draft-max {options.DraftMax} must be between 1 and {Engine.SpeculationOptions.LargestDraft} (a sequence's fed token and draft stay below 64 tokens per decode).");
+        if (!string.IsNullOrWhiteSpace(options.DraftModel) && options.Speculative == "ngram")
+            throw new ArgumentException("--draft-model and --speculative ngram are two drafters: choose one.");
+        if (options.DraftMinP is < 0 or > 1) throw new ArgumentException($"--draft-min-p {options.DraftMinP} must be between 0 and 1.");
+        if (options.SpeculativePolicy is not ("measured" or "always")) throw new ArgumentException($"--speculative-policy {options.SpeculativePolicy} must be measured or always.");
+        if (options.SpeculativeMaxBatch < 0) throw new ArgumentException($"--speculative-max-batch {options.SpeculativeMaxBatch} must not be negative.");
         if (options.ReasoningFormat is not ("auto" or "none")) throw new ArgumentException($"--reasoning-format {options.ReasoningFormat} must be auto or none.");
         if (options.ResponsesStoreMaxItems < 0 || options.ResponsesStoreMaxBytes < 0)
             throw new ArgumentException("--responses-store-items and --responses-store-bytes must not be negative.");

@@ -1,3 +1,5 @@
+using InferenceServer.Engine;
+
 namespace InferenceServer;
 
 /// <summary>Server settings, bound from the "Server" configuration section (appsettings.json, Server__* variables, command line).</summary>
@@ -73,6 +75,33 @@ public sealed class ServerOptions
     /// one request may use the whole context, but what else runs can change a greedy answer.
     /// </summary>
     public bool KvUnified { get; set; }
+
+    /// <summary>Speculative decoding for every request: "ngram" (prompt lookup) or "none" (only requests' predictions are drafted).</summary>
+    public string Speculative { get; set; } = "none";
+
+    /// <summary>Most draft tokens one sequence verifies per step (1 to 62).</summary>
+    public int DraftMax { get; set; } = 16;
+
+    /// <summary>Speculate only while at most this many sequences decode together; 0 = never speculate.</summary>
+    public int SpeculativeMaxBatch { get; set; } = SpeculationOptions.Default.MaxBatchSequences;
+
+    /// <summary>A draft model of the first model's vocabulary (GGUF path or hf://OWNER/REPO/FILE.gguf) that drafts for every request of it.</summary>
+    public string? DraftModel { get; set; }
+
+    /// <summary>The draft model stops a draft before a token it gives less than this probability (llama-server's --draft-p-min).</summary>
+    public float DraftMinP { get; set; } = 0.75f;
+
+    /// <summary>"measured": verify drafts only as far as measured decode times say they pay; "always": verify every draft in full.</summary>
+    public string SpeculativePolicy { get; set; } = "measured";
+
+    public SpeculationOptions ToSpeculationOptions(IDraftModel? draftModel) => new()
+    {
+        Measured = SpeculativePolicy != "always",
+        Drafter = draftModel is not null ? DraftKind.DraftModel : Speculative == "ngram" ? DraftKind.Ngram : null,
+        DraftModel = draftModel,
+        MaxDraftTokens = DraftMax,
+        MaxBatchSequences = SpeculativeMaxBatch,
+    };
 
     /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
     public double MaxQueueWaitSeconds { get; set; }

@@ -20,9 +20,15 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
     /// <summary>When set, Decode blocks until it is signalled: lets a test hold requests in flight.</summary>
     public ManualResetEventSlim? Gate { get; set; }
 
+    /// <summary>When set, every decode takes <see cref="DecodeCost"/> of its token count on this clock (and no real time).</summary>
+    public SteppingClock? Clock { get; init; }
+
+    public Func<int, TimeSpan> DecodeCost { get; init; } = tokens => TimeSpan.FromMilliseconds(10 + 0.1 * tokens);
+
     public void Decode(IReadOnlyList<BatchToken> batch)
     {
         Gate?.Wait(TimeSpan.FromSeconds(30));
+        Clock?.Advance(DecodeCost(batch.Count));
         lock (Batches) Batches.Add(batch.ToArray());
         _last = batch.ToArray();
         Kv.Decoded(batch);
@@ -36,7 +42,18 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
         lock (Batches) AppliedAdapters.Add(adapters);
     }
 
-    public ITokenSampler CreateSampler(SamplingParameters parameters) => new Sampler(this);
+    /// <summary>Sampled (non-greedy) requests draw from <see cref="Logits"/> with the managed sampler instead of taking the continuation.</summary>
+    public bool DrawsFromLogits { get; init; }
+
+    public ITokenSampler CreateSampler(SamplingParameters parameters) =>
+        DrawsFromLogits && !parameters.IsGreedy ? new DrawingSampler(this, new LogitsSampler(parameters)) : new Sampler(this);
+
+    private sealed class DrawingSampler(FakeExecutor owner, LogitsSampler sampler) : ITokenSampler
+    {
+        public int Sample(int batchIndex) => sampler.Sample(owner.Logits(batchIndex));
+
+        public void Dispose() => sampler.Dispose();
+    }
 
     /// <summary>The token the model continues with gets logit 10, the one after it 5, every other 0.</summary>
     public ReadOnlySpan<float> Logits(int batchIndex)
@@ -67,6 +84,16 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
         {
         }
     }
+}
+
+/// <summary>A clock that stands still until advanced.</summary>
+internal sealed class SteppingClock : TimeProvider
+{
+    private long _ticks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }
 
 /// <summary>An adapter that counts its references; <see cref="Unload"/> makes later acquisitions fail.</summary>

@@ -24,7 +24,9 @@ public sealed class ToolServerFixture : ServerFixture
     public static string TemplatePath => TestFixtures.ChatTemplate(TemplateName);
 
     protected override string[] Args =>
-        ["-m", TestFixtures.Model("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "1"];
+        ["-m", TestFixtures.Model("stories260K-chatml.gguf"), "--chat-template", TemplatePath, "--port", "0", "-np", "4", "-c", "8192", "-t", "1",
+         // tests/js/predicted-outputs.test.js checks verified drafts: every prediction is verified in full, whatever this machine's load.
+         "--speculative-policy", "always"];
 }
 
 [CollectionDefinition(Name)]

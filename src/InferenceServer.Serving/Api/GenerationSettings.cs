@@ -28,6 +28,12 @@ internal sealed record GenerationSettings(
     /// <summary>Legacy completions: the prompt is part of each choice's text (and of its logprobs).</summary>
     public bool Echo { get; init; }
 
+    /// <summary>Predicted Outputs: the expected completion's tokens (<see cref="PredictedOutput"/>); null = none.</summary>
+    public int[]? Prediction { get; init; }
+
+    /// <summary>False when the request opted out of speculative decoding.</summary>
+    public bool Speculate { get; init; } = true;
+
     /// <summary>Tool-calling parameters: read by the chat endpoint, refused elsewhere.</summary>
     private static readonly string[] ToolParameters = ["tools", "tool_choice", "parallel_tool_calls"];
 
@@ -129,6 +135,8 @@ internal sealed record GenerationSettings(
         {
             Logprobs = Logprobs,
             PromptLogprobs = Echo && Logprobs is not null,
+            Prediction = Prediction,
+            Speculate = Speculate,
         };
     }
 

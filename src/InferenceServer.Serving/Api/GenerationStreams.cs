@@ -8,6 +8,8 @@ namespace InferenceServer.Api;
 internal sealed record ChoiceResult(int Index, string Text, FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedTokens,
     IReadOnlyList<TokenLogprob> Logprobs, IReadOnlyList<TokenLogprob> PromptLogprobs)
 {
+    public SpeculationCounts? Speculation { get; init; }
+
     /// <summary>The stop sequence that ended the text, if one did.</summary>
     public string? StopSequence { get; init; }
 
@@ -37,6 +39,7 @@ internal static class GenerationStreams
                 case GenerationFinished done:
                     return new ChoiceResult(index, text.ToString(), done.Reason, done.PromptTokens, done.CompletionTokens, done.CachedPromptTokens, logprobs, promptLogprobs)
                     {
+                        Speculation = done.Speculation,
                         StopSequence = done.StopSequence,
                         Timings = done.Timings,
                     };

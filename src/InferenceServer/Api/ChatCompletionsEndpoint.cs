@@ -14,7 +14,7 @@ internal static class ChatCompletionsEndpoint
         var resolved = await resolver.ResolveAsync(http, reader);
         var model = resolved.Model;
         var (plan, messages) = ChatPlan.Read(resolved, reader, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
-        var settings = plan.Settings;
+        var settings = plan.Settings.WithPrediction(reader, resolved);
         var id = GenerationStreams.NewId("chatcmpl");
         var request = settings.ToEngineRequest(id, plan.Tokens, model.Engine.MaxSequenceTokens, "messages");
         var streams = await engine.SubmitAllAsync(resolved, settings, [request], aborted, messages);
@@ -42,7 +42,8 @@ internal static class ChatCompletionsEndpoint
         }).ToList();
         // The choices share one prompt: it is counted once.
         return ApiJson.Whole(new ChatCompletion(id, created, model.Id, choices,
-            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens)));
+            Usage.Of(results[0].PromptTokens, results.Sum(r => r.CompletionTokens), results[0].CachedTokens, output.Reasoning is null ? null : reasoningTokens,
+                PredictedOutput.Usage(settings, results.Select(r => r.Speculation)))));
     }
 
     private static async IAsyncEnumerable<string> StreamAsync(string id, long created, ResolvedRequest resolved,
@@ -72,7 +73,8 @@ internal static class ChatCompletionsEndpoint
         if (settings.IncludeUsage && finished[0] is { } first)
             yield return ApiJson.Serialize(new ChatCompletionChunk(id, created, model.Id, [],
                 Usage.Of(first.PromptTokens, finished.Sum(f => f?.CompletionTokens ?? 0), first.CachedPromptTokens,
-                    output.Reasoning is null ? null : choices.Sum(c => resolved.CountTokens(c.ReasoningText)))));
+                    output.Reasoning is null ? null : choices.Sum(c => resolved.CountTokens(c.ReasoningText)),
+                    PredictedOutput.Usage(settings, finished.Select(f => f?.Speculation)))));
         yield return "[DONE]";
     }
 

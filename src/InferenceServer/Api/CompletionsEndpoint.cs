@@ -18,7 +18,7 @@ internal static class CompletionsEndpoint
         var model = resolved.Model;
         var prompts = PromptInput.Read(reader, "prompt", MaxPrompts, model.Tokenizer.VocabularySize);
         var settings = GenerationSettings.Read(reader, "max_tokens", model.Tokenizer.VocabularySize)
-            .WithResponseFormat(reader, model.Grammars).WithLegacyLogprobs(reader);
+            .WithResponseFormat(reader, model.Grammars).WithLegacyLogprobs(reader).WithPrediction(reader, resolved);
         // OpenAI's legacy default is 16 tokens when max_tokens is absent.
         settings = settings with { MaxTokens = settings.MaxTokens ?? 16 };
 
@@ -58,7 +58,8 @@ internal static class CompletionsEndpoint
         // Each prompt is counted once, however many choices it has.
         var firstChoices = results.Where(r => r.Index % settings.Choices == 0).ToList();
         return ApiJson.Whole(new TextCompletion(id, created, model.Id, textChoices,
-            Usage.Of(firstChoices.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), firstChoices.Sum(r => r.CachedTokens))));
+            Usage.Of(firstChoices.Sum(r => r.PromptTokens), results.Sum(r => r.CompletionTokens), firstChoices.Sum(r => r.CachedTokens),
+                prediction: PredictedOutput.Usage(settings, results.Select(r => r.Speculation)))));
     }
 
     /// <summary>One choice's stream, the prompt it continues, and the text echoed before its completion (empty without echo).</summary>
@@ -76,6 +77,7 @@ internal static class CompletionsEndpoint
             if (settings.Echo && builders[k] is null) yield return Chunk(k, choices[k].EchoText, null, null);
 
         int promptTokens = 0, completionTokens = 0, cachedTokens = 0;
+        var speculation = new List<SpeculationCounts?>();
         await foreach (var (index, item) in GenerationStreams.MergeAsync(choices.Select(c => c.Events).ToList(), cancellationToken))
         {
             var builder = builders[index];
@@ -98,12 +100,14 @@ internal static class CompletionsEndpoint
                         cachedTokens += done.CachedPromptTokens;
                     }
                     completionTokens += done.CompletionTokens;
+                    speculation.Add(done.Speculation);
                     yield return Chunk(index, "", GenerationStreams.FinishReasonName(done.Reason), builder?.Take());
                     break;
             }
         }
         if (settings.IncludeUsage)
-            yield return ApiJson.Serialize(new TextCompletion(id, created, model.Id, [], Usage.Of(promptTokens, completionTokens, cachedTokens)));
+            yield return ApiJson.Serialize(new TextCompletion(id, created, model.Id, [], Usage.Of(promptTokens, completionTokens, cachedTokens,
+                prediction: PredictedOutput.Usage(settings, speculation))));
         yield return "[DONE]";
     }
 }

@@ -8,12 +8,14 @@ internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTo
     CompletionTokensDetails? CompletionTokensDetails = null)
 {
     /// <param name="reasoning">Reasoning tokens among the completion tokens; null for a model that does not think.</param>
-    public static Usage Of(int prompt, int completion, int cached, int? reasoning = null) =>
-        new(prompt, completion, prompt + completion, new PromptTokensDetails(cached), reasoning is { } r ? new CompletionTokensDetails(r) : null);
+    /// <param name="prediction">Predicted Outputs' counts; null for a request without a prediction.</param>
+    public static Usage Of(int prompt, int completion, int cached, int? reasoning = null, PredictionUsage? prediction = null) =>
+        new(prompt, completion, prompt + completion, new PromptTokensDetails(cached),
+            reasoning is null && prediction is null ? null : new CompletionTokensDetails(reasoning ?? 0, prediction?.Accepted, prediction?.Rejected));
 }
 
-/// <summary>How many completion tokens were reasoning (their text is in reasoning_content).</summary>
-internal sealed record CompletionTokensDetails(int ReasoningTokens);
+/// <summary>How many completion tokens were reasoning (their text is in reasoning_content), and how many predicted tokens were kept and thrown away.</summary>
+internal sealed record CompletionTokensDetails(int ReasoningTokens, int? AcceptedPredictionTokens = null, int? RejectedPredictionTokens = null);
 
 /// <summary>How many prompt tokens came from the prefix cache instead of being computed.</summary>
 internal sealed record PromptTokensDetails(int CachedTokens);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using InferenceServer.Api;
 using InferenceServer.Engine;
@@ -33,6 +34,10 @@ internal sealed class InferenceTelemetry : IDisposable
     private readonly Counter<long> _prefixCacheQueries;
     private readonly Counter<long> _prefixCacheHits;
     private readonly Counter<long> _requests;
+    private readonly Counter<long> _draftTokens;
+    private readonly Counter<long> _acceptedDraftTokens;
+    /// <summary>Draft tokens verified and accepted since start, by model and draft kind, for the acceptance-rate gauge.</summary>
+    private readonly ConcurrentDictionary<(string Model, string Kind), StrongBox<(long Drafted, long Accepted)>> _drafts = new();
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _interTokenLatency;
     private readonly Histogram<double> _endToEndLatency;
@@ -50,6 +55,16 @@ internal sealed class InferenceTelemetry : IDisposable
         _prefixCacheQueries = _meter.CreateCounter<long>("inferenceserver.prefix_cache_query_tokens", description: "Prompt tokens looked up in the prefix cache.");
         _prefixCacheHits = _meter.CreateCounter<long>("inferenceserver.prefix_cache_hit_tokens", description: "Prompt tokens found in the prefix cache (not computed).");
         _requests = _meter.CreateCounter<long>("inferenceserver.requests", description: "Finished /v1 requests by HTTP status and finish reason.");
+        _draftTokens = _meter.CreateCounter<long>("inferenceserver.speculative_draft_tokens", description: "Draft tokens verified by speculative decoding, by draft kind (prediction, ngram).");
+        _acceptedDraftTokens = _meter.CreateCounter<long>("inferenceserver.speculative_accepted_tokens", description: "Draft tokens the model agreed with (output without a decode of their own), by draft kind.");
+        _meter.CreateObservableGauge("inferenceserver.speculative_acceptance_ratio", () => _drafts.Select(d =>
+            {
+                (long Drafted, long Accepted) totals;
+                lock (d.Value) totals = d.Value.Value;
+                var (drafted, accepted) = totals;
+                return new Measurement<double>(drafted == 0 ? 0 : (double)accepted / drafted,
+                    new KeyValuePair<string, object?>("model", d.Key.Model), new KeyValuePair<string, object?>("kind", d.Key.Kind));
+            }), description: "Accepted over verified draft tokens since start, by model and draft kind.");
         _timeToFirstToken = Seconds("inferenceserver.time_to_first_token", "From submission to the first generated token.", LatencyBuckets);
         _interTokenLatency = Seconds("inferenceserver.inter_token_latency", "Between consecutive tokens of one request.", LatencyBuckets);
         _endToEndLatency = Seconds("inferenceserver.e2e_request_latency", "From submission to the last token.", RequestBuckets);
@@ -84,6 +99,16 @@ internal sealed class InferenceTelemetry : IDisposable
 
     private Histogram<double> Seconds(string name, string description, double[] buckets) =>
         _meter.CreateHistogram(name, "s", description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
+
+    private void CountDrafts(KeyValuePair<string, object?> model, SpeculationCounts drafts)
+    {
+        var kind = drafts.Kind switch { DraftKind.Prediction => "prediction", DraftKind.Ngram => "ngram", _ => "draft_model" };
+        var tag = new KeyValuePair<string, object?>("kind", kind);
+        _draftTokens.Add(drafts.Drafted, model, tag);
+        _acceptedDraftTokens.Add(drafts.Accepted, model, tag);
+        var totals = _drafts.GetOrAdd(((string)model.Value!, kind), _ => new());
+        lock (totals) totals.Value = (totals.Value.Drafted + drafts.Drafted, totals.Value.Accepted + drafts.Accepted);
+    }
 
     /// <summary>Links an engine request to its HTTP request, so the engine's finish reaches the request's record.</summary>
     public void Track(RequestRecord record, string engineRequestId)
@@ -124,6 +149,7 @@ internal sealed class InferenceTelemetry : IDisposable
             telemetry._generationTokens.Add(finished.CompletionTokens, model);
             telemetry._prefixCacheQueries.Add(finished.PromptTokens, model);
             telemetry._prefixCacheHits.Add(finished.CachedPromptTokens, model);
+            if (finished.Speculation is { Drafted: > 0 } drafts) telemetry.CountDrafts(model, drafts);
             telemetry._queueTime.Record(finished.Timings.QueueWait.TotalSeconds, model);
             telemetry._endToEndLatency.Record(finished.Timings.Total.TotalSeconds, model);
             if (finished.Timings.TimeToFirstToken is { } ttft) telemetry._timeToFirstToken.Record(ttft.TotalSeconds, model);

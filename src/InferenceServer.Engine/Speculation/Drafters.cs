@@ -1,0 +1,125 @@
+namespace InferenceServer.Engine;
+
+/// <summary>Proposes the tokens a sequence is likely to generate next. One per sequence; engine loop thread only.</summary>
+internal interface IDrafter
+{
+    DraftKind Kind { get; }
+
+    /// <summary>
+    /// Writes up to <c>draft.Length</c> proposed continuations of <paramref name="history"/> (every token of the
+    /// sequence, the one being fed this step last, of which the last <paramref name="generated"/> were generated);
+    /// returns how many.
+    /// </summary>
+    int Propose(ReadOnlySpan<int> history, int generated, Span<int> draft);
+
+    /// <summary>The last proposal was verified: its first <paramref name="accepted"/> tokens were kept.</summary>
+    void Settled(int accepted);
+}
+
+/// <summary>Finds where the end of a token sequence occurred before, to copy what followed it.</summary>
+internal static class NgramLookup
+{
+    /// <summary>
+    /// The position just after the latest occurrence in <paramref name="source"/>[..<paramref name="searchEnd"/>)
+    /// of the last <paramref name="n"/> tokens of <paramref name="context"/>, at or after <paramref name="from"/>; -1 if none.
+    /// </summary>
+    public static int Latest(ReadOnlySpan<int> source, ReadOnlySpan<int> context, int n, int searchEnd, int from = 0)
+    {
+        if (context.Length < n) return -1;
+        var key = context[^n..];
+        for (var end = searchEnd; end - n >= from; end--)
+            if (source.Slice(end - n, n).SequenceEqual(key)) return end;
+        return -1;
+    }
+
+    /// <summary>As <see cref="Latest"/>, the earliest occurrence instead.</summary>
+    public static int Earliest(ReadOnlySpan<int> source, ReadOnlySpan<int> context, int n, int from)
+    {
+        if (context.Length < n) return -1;
+        var key = context[^n..];
+        for (var start = Math.Max(0, from); start + n <= source.Length; start++)
+            if (source.Slice(start, n).SequenceEqual(key)) return start + n;
+        return -1;
+    }
+}
+
+/// <summary>
+/// Prompt lookup (llama.cpp's ngram drafts, vLLM's [ngram]): the longest recent n-gram that ends the sequence
+/// and occurred earlier in its prompt or output proposes what followed it there. Copy-heavy work (edits,
+/// summaries, RAG answers quoting their sources) drafts long runs; other work proposes nothing and costs nothing.
+/// </summary>
+internal sealed class NgramDrafter : IDrafter
+{
+    // One- token matches are too often chance; four tokens are specific enough.
+    private const int ShortestNgram = 2;
+    private const int LongestNgram = 4;
+
+    public DraftKind Kind => DraftKind.Ngram;
+
+    public int Propose(ReadOnlySpan<int> history, int generated, Span<int> draft)
+    {
+        for (var n = Math.Min(LongestNgram, history.Length - 1); n >= ShortestNgram; n--)
+        {
+            // Occurrences ending before the last token: the sequence's own end matches itself.
+            var after = NgramLookup.Latest(history, history, n, history.Length - 1);
+            if (after < 0) continue;
+            var count = Math.Min(draft.Length, history.Length - after);
+            history.Slice(after, count).CopyTo(draft);
+            return count;
+        }
+        return 0;
+    }
+
+    public void Settled(int accepted)
+    {
+    }
+}
+
+/// <summary>
+/// OpenAI's Predicted Outputs: the request's prediction is the draft. The drafter follows its place in the
+/// prediction; after a disagreement it finds the place again from the last generated tokens (the answer
+/// usually returns to the prediction after an edit), and, when they match nowhere, assumes the edit replaced
+/// one predicted token.
+/// </summary>
+internal sealed class PredictionDrafter(int[] prediction) : IDrafter
+{
+    private const int LongestNgram = 4;
+
+    // Where the last proposal started in the prediction, and how long it was; the next token expected after the verified part.
+    private int _proposedAt;
+    private int _proposed;
+    private int _confirmed;
+
+    public DraftKind Kind => DraftKind.Prediction;
+
+    public int Propose(ReadOnlySpan<int> history, int generated, Span<int> draft)
+    {
+        var at = generated == 0 ? 0 : Align(history[^generated..]);
+        var count = Math.Clamp(prediction.Length - at, 0, draft.Length);
+        prediction.AsSpan(at, count).CopyTo(draft);
+        _proposedAt = at;
+        _proposed = count;
+        return count;
+    }
+
+    /// <summary>The prediction index the next generated token is expected to match.</summary>
+    private int Align(ReadOnlySpan<int> output)
+    {
+        // The last proposal ran to its end and the token after it was generated: the place is known when it matches.
+        if (_confirmed < prediction.Length && _confirmed > 0 && prediction[_confirmed - 1] == output[^1]) return _confirmed;
+        // Search near the verified place first (an edit moves the answer forward, rarely back), then anywhere.
+        for (var n = Math.Min(LongestNgram, output.Length); n >= 1; n--)
+        {
+            var after = NgramLookup.Earliest(prediction, output, n, _confirmed - n);
+            if (after < 0 && n > 1) after = NgramLookup.Latest(prediction, output, n, prediction.Length);
+            if (after >= 0) return after;
+        }
+        return Math.Min(_confirmed + 1, prediction.Length);
+    }
+
+    public void Settled(int accepted)
+    {
+        // A full acceptance means the token after the draft was generated from the model alone: expected at the next index.
+        _confirmed = _proposedAt + accepted + (accepted == _proposed ? 1 : 0);
+    }
+}
