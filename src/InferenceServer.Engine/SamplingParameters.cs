@@ -23,14 +23,7 @@ public sealed record SamplingParameters(float Temperature = 1f, float TopP = 1f,
 }
 
 /// <summary>
-/// A GBNF grammar and its start rule. Only grammars that <see cref="IGrammarChecker"/> accepted may be
+/// A GBNF grammar and its start rule. Only grammars that the model's grammar checker accepted may be
 /// given to the engine: llama.cpp crashes the process on a grammar it rejects.
 /// </summary>
 public sealed record SamplingGrammar(string Gbnf, string Root = "root");
-
-/// <summary>Checks a grammar against the loaded model before sampling uses it. Thread-safe.</summary>
-public interface IGrammarChecker
-{
-    /// <summary>Null when the grammar is usable with this model, else why not.</summary>
-    string? FindProblem(SamplingGrammar grammar);
-}

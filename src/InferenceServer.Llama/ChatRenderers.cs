@@ -1,4 +1,4 @@
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 using InferenceServer.Templates;
 using LLama;
 

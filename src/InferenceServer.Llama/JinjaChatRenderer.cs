@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 using InferenceServer.Templates;
 
 namespace InferenceServer.Llama;

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 using LLama;
 
 namespace InferenceServer.Llama;

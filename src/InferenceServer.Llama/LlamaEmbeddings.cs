@@ -1,4 +1,4 @@
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 using LLama;
 using LLama.Common;
 using LLama.Native;

@@ -1,3 +1,4 @@
+using InferenceServer.Contracts;
 using InferenceServer.Engine;
 using LLama;
 using LLama.Common;

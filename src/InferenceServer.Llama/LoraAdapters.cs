@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using InferenceServer.Contracts;
 using InferenceServer.Engine;
 using LLama;
 using LLama.Native;
@@ -11,7 +11,7 @@ namespace InferenceServer.Llama;
 /// to it. Its native memory is freed when it has been removed from the registry and the last reference
 /// goes, so llama.cpp never sees a freed adapter.
 /// </summary>
-public sealed class LoadedLoraAdapter : IAdapter
+public sealed class LoadedLoraAdapter : ILoadedAdapter
 {
     private readonly LoraAdapters _owner;
     private int _references;
@@ -76,33 +76,20 @@ public sealed class LoadedLoraAdapter : IAdapter
 /// and a non-null native adapter: LLamaSharp 0.30.0 hands back a null one for a bad file, and applying that
 /// crashes the process). Thread-safety: all members may be called from any thread.
 /// </summary>
-public sealed partial class LoraAdapters(LLamaWeights weights)
+public sealed class LoraAdapters(LLamaWeights weights) : IAdapterCatalog
 {
     private readonly Dictionary<string, LoadedLoraAdapter> _byName = new(StringComparer.Ordinal);
     private long _loads;
 
     internal Lock Sync { get; } = new();
 
-    /// <summary>What a request may ask for: scales outside this range are refused.</summary>
-    public const float MaxScale = 4f;
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex NamePattern();
-
-    /// <summary>Null when the name can be an adapter's, else why not. ':' is excluded: "model:adapter" names one.</summary>
-    public static string? CheckName(string name) => NamePattern().IsMatch(name) ? null
-        : $"'{name}' is not a valid adapter name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.";
-
-    public static string? CheckScale(float scale) => float.IsFinite(scale) && Math.Abs(scale) <= MaxScale ? null
-        : $"{scale} is not a valid adapter scale: expected a number from {-MaxScale} to {MaxScale}.";
-
     /// <summary>Loads and registers an adapter.</summary>
     /// <exception cref="ArgumentException">Bad name or scale, or the name is taken.</exception>
     /// <exception cref="ModelLoadException">The file is missing, not GGUF, or not an adapter llama.cpp accepts for this model.</exception>
     public LoadedLoraAdapter Load(string name, string path, float defaultScale)
     {
-        if (CheckName(name) is { } badName) throw new ArgumentException(badName, nameof(name));
-        if (CheckScale(defaultScale) is { } badScale) throw new ArgumentException(badScale, nameof(defaultScale));
+        if (AdapterRules.CheckName(name) is { } badName) throw new ArgumentException(badName, nameof(name));
+        if (AdapterRules.CheckScale(defaultScale) is { } badScale) throw new ArgumentException(badScale, nameof(defaultScale));
         if (Find(name) is not null) throw new ArgumentException($"An adapter named '{name}' is already loaded.", nameof(name));
         LlamaModel.CheckGgufFile(path, "LoRA adapter");
         LoraAdapter native;
@@ -128,13 +115,25 @@ public sealed partial class LoraAdapters(LLamaWeights weights)
         throw new ArgumentException($"An adapter named '{name}' is already loaded.", nameof(name));
     }
 
-    public LoadedLoraAdapter? Find(string name)
+    /// <summary>As <see cref="Load"/>, with the file's problem as the catalogue's <see cref="AdapterFileException"/>.</summary>
+    ILoadedAdapter IAdapterCatalog.Load(string name, string path, float defaultScale)
+    {
+        try
+        {
+            return Load(name, path, defaultScale);
+        }
+        catch (ModelLoadException ex)
+        {
+            throw new AdapterFileException(ex.Message, ex);
+        }
+    }
+
+    public ILoadedAdapter? Find(string name)
     {
         lock (Sync) return _byName.GetValueOrDefault(name);
     }
 
-    /// <summary>Loaded adapters, by name.</summary>
-    public IReadOnlyList<LoadedLoraAdapter> All
+    public IReadOnlyList<ILoadedAdapter> All
     {
         get
         {

@@ -1,5 +1,5 @@
 using System.Globalization;
-using InferenceServer.Llama;
+using InferenceServer.Contracts;
 
 namespace InferenceServer;
 
@@ -22,8 +22,8 @@ internal static class LoraSpec
             scale = parsed;
             path = path[..colon];
         }
-        if (LoraAdapters.CheckName(name) is { } badName) throw new ArgumentException($"--lora '{spec}': {badName}");
-        if (LoraAdapters.CheckScale(scale) is { } badScale) throw new ArgumentException($"--lora '{spec}': {badScale}");
+        if (AdapterRules.CheckName(name) is { } badName) throw new ArgumentException($"--lora '{spec}': {badName}");
+        if (AdapterRules.CheckScale(scale) is { } badScale) throw new ArgumentException($"--lora '{spec}': {badScale}");
         return (name, path, scale);
     }
 }

@@ -53,7 +53,7 @@ internal sealed class ModelRegistry : BackgroundService
     private readonly InferenceTelemetry _telemetry;
     private readonly IEngineObserver[] _observers;
     private readonly ILogger _logger;
-    private readonly TimeProvider _clock = TimeProvider.System;
+    private readonly TimeProvider _clock;
     // Replaced whole (never changed in place) once, when the demo model stands in for an unreachable default model.
     private volatile IReadOnlyDictionary<string, ModelSlot> _slots;
     private volatile IReadOnlyList<ModelSpec> _specs;
@@ -68,8 +68,9 @@ internal sealed class ModelRegistry : BackgroundService
     private volatile bool _started;
 
     public ModelRegistry(IOptions<ServerOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILoggerFactory loggers,
-        InferenceTelemetry telemetry, IEnumerable<IEngineObserver> observers)
+        InferenceTelemetry telemetry, IEnumerable<IEngineObserver> observers, TimeProvider clock)
     {
+        _clock = clock;
         _options = options.Value;
         _configuration = configuration;
         _lifetime = lifetime;
@@ -355,8 +356,8 @@ internal sealed class ModelRegistry : BackgroundService
         _logger.LogInformation("Model {ModelId} unloaded {Reason}", model.Served.Id, reason);
     }
 
-    /// <summary>Unloads every loaded model whose keep_alive has passed since its last lease ended.</summary>
-    private void UnloadIdle()
+    /// <summary>Unloads every loaded model whose keep_alive has passed since its last lease ended: the sweep that runs every second (tests call it after moving the clock).</summary>
+    internal void UnloadIdle()
     {
         List<LoadedModel> idle = [];
         lock (_lock)

@@ -1,5 +1,11 @@
 using InferenceServer;
 
+if (args is ["--help-markdown"])
+{
+    Console.Write(CommandLine.Reference());
+    return 0;
+}
+
 if (CommandLine.TryParse(args, out _, out var helpWanted) is null && helpWanted)
 {
     Console.Write(CommandLine.Help());

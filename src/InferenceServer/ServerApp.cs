@@ -1,6 +1,7 @@
 using InferenceServer.Api;
 using InferenceServer.Operations;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -53,6 +54,7 @@ public static class ServerApp
         builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
         var telemetry = new InferenceTelemetry();
         builder.Services.AddSingleton(_ => telemetry);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelRegistry>());
         AddOpenTelemetry(builder, telemetry.MeterName);

@@ -44,7 +44,7 @@ public class ChatCompletionsTests(ServerFixture server)
         Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
         Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
         Assert.Equal(12, completion.Usage.OutputTokenCount);
-        var prompt = server.Model.ChatRenderer.Render(new InferenceServer.Engine.ChatConversation(
+        var prompt = server.Model.ChatRenderer.Render(new InferenceServer.Contracts.ChatConversation(
             [new System.Text.Json.Nodes.JsonObject { ["role"] = "system", ["content"] = "You tell stories." },
              new System.Text.Json.Nodes.JsonObject { ["role"] = "user", ["content"] = "Tell me a story about a dog." }], null, AddGenerationPrompt: true));
         Assert.Equal(server.Model.Tokenizer.Tokenize(prompt, true, true).Length, completion.Usage.InputTokenCount);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 
 namespace InferenceServer.Tests;
 

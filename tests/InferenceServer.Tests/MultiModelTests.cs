@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceServer.Tests;
 
@@ -89,13 +90,16 @@ public class TwoModelTests(TwoModelServerFixture server)
 }
 
 /// <summary>
-/// A model loaded at start and one loaded on demand with a keep_alive of one second; an <see cref="EngineGate"/>
+/// A model loaded at start and one loaded on demand with a keep_alive of one second of <see cref="Clock"/>; an <see cref="EngineGate"/>
 /// holds requests in flight.
 /// </summary>
 public sealed class OnDemandServerFixture : ServerFixture
 {
     public const string Lazy = "lazy";
     public EngineGate Gate { get; } = new();
+
+    /// <summary>The registry's clock: keep_alive passes when a test moves it, not while it waits.</summary>
+    public FakeTimeProvider Clock { get; } = new();
 
     protected override string[] Args =>
     [
@@ -104,7 +108,11 @@ public sealed class OnDemandServerFixture : ServerFixture
         "--port", "0", "-t", "1",
     ];
 
-    protected override void Configure(WebApplicationBuilder builder) => builder.Services.AddSingleton<IEngineObserver>(Gate);
+    protected override void Configure(WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IEngineObserver>(Gate);
+        builder.Services.AddSingleton<TimeProvider>(Clock);
+    }
 }
 
 [CollectionDefinition(Name)]
@@ -128,10 +136,18 @@ public class OnDemandModelTests(OnDemandServerFixture server)
         }
     }
 
+    /// <summary>Moves the clock past keep_alive and sweeps until the lazy model is unloaded (its last lease may end just after the response).</summary>
+    private Task UnloadedAfterKeepAlive(string what) => WaitUntil(() =>
+    {
+        server.Clock.Advance(TimeSpan.FromSeconds(2));
+        server.Models.UnloadIdle();
+        return server.Models.Loaded(OnDemandServerFixture.Lazy) is null;
+    }, what);
+
     [Fact]
     public async Task An_on_demand_model_loads_for_waiting_requests_unloads_after_keep_alive_and_reloads()
     {
-        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "the lazy model is not loaded");
+        await UnloadedAfterKeepAlive("the lazy model is not loaded");
         Assert.Contains(OnDemandServerFixture.Lazy, await server.Http.GetStringAsync("v1/models"));
 
         // Every request that arrives while the model loads waits for the one load and then gets its answer.
@@ -139,7 +155,7 @@ public class OnDemandModelTests(OnDemandServerFixture server)
         Assert.All(first, response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
         Assert.Equal(OnDemandServerFixture.Lazy, (string)JsonNode.Parse(await first[0].Content.ReadAsStringAsync())!["model"]!);
 
-        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "keep_alive unloads the idle model");
+        await UnloadedAfterKeepAlive("keep_alive unloads the idle model");
         using var again = await server.Http.PostAsJsonAsync("v1/completions", Completion(OnDemandServerFixture.Lazy));
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         // The model that loads at start has no keep_alive: it stays.
@@ -154,11 +170,11 @@ public class OnDemandModelTests(OnDemandServerFixture server)
             Assert.Equal(HttpStatusCode.Created, load.StatusCode);
         var withAdapter = Completion($"{OnDemandServerFixture.Lazy}:story");
 
-        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "keep_alive unloads the idle model");
+        await UnloadedAfterKeepAlive("keep_alive unloads the idle model");
         using (var reloaded = await server.Http.PostAsJsonAsync("v1/completions", withAdapter))
             Assert.Equal(HttpStatusCode.OK, reloaded.StatusCode);
 
-        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "keep_alive unloads the idle model again");
+        await UnloadedAfterKeepAlive("keep_alive unloads the idle model again");
         using (var delete = await server.Http.DeleteAsync($"v1/adapters/{OnDemandServerFixture.Lazy}:story"))
             Assert.Equal(HttpStatusCode.OK, delete.StatusCode);
         using var gone = await server.Http.PostAsJsonAsync("v1/completions", withAdapter);
@@ -174,7 +190,8 @@ public class OnDemandModelTests(OnDemandServerFixture server)
         {
             inFlight = server.Http.PostAsJsonAsync("v1/completions", Completion(OnDemandServerFixture.Lazy));
             await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy)?.Engine.Snapshot.Running == 1, "the request runs");
-            await Task.Delay(TimeSpan.FromSeconds(2.5)); // past keep_alive 1s and at least one idle sweep
+            server.Clock.Advance(TimeSpan.FromSeconds(2.5));
+            server.Models.UnloadIdle();
             Assert.NotNull(server.Models.Loaded(OnDemandServerFixture.Lazy));
         }
         finally
@@ -183,7 +200,7 @@ public class OnDemandModelTests(OnDemandServerFixture server)
         }
         using var response = await inFlight;
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        await WaitUntil(() => server.Models.Loaded(OnDemandServerFixture.Lazy) is null, "the model unloads once idle");
+        await UnloadedAfterKeepAlive("the model unloads once idle");
     }
 }
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
+using InferenceServer.Contracts;
 using InferenceServer.Engine;
-using InferenceServer.Llama;
 
 namespace InferenceServer.Api;
 
@@ -69,7 +69,7 @@ internal static class AdapterSelection
         var adapter = model.Adapters.Find(name) ?? throw new ApiException(NotFound(model.Id, name, $"{param}.name"));
         if (stack.Any(s => s.Adapter.Name == name))
             throw RequestReader.Invalid($"{param}.name", $"The adapter '{name}' is chosen twice (in 'model' or 'adapters').");
-        var scale = (float)Scoped(param, "scale", () => entry.OptionalNumber("scale", -LoraAdapters.MaxScale, LoraAdapters.MaxScale) ?? adapter.DefaultScale);
+        var scale = (float)Scoped(param, "scale", () => entry.OptionalNumber("scale", -AdapterRules.MaxScale, AdapterRules.MaxScale) ?? adapter.DefaultScale);
         return new ScaledAdapter(adapter, scale);
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 using InferenceServer.ToolCalls;
 
 namespace InferenceServer.Api;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using InferenceServer.Contracts;
 using InferenceServer.Engine;
 
 namespace InferenceServer.Api;

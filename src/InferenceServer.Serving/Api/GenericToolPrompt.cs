@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json.Nodes;
-using InferenceServer.Engine;
+using InferenceServer.Contracts;
 
 namespace InferenceServer.Api;
 

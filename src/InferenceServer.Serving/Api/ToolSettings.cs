@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using InferenceServer.Contracts;
 using InferenceServer.Engine;
 using InferenceServer.StructuredOutput;
 using InferenceServer.ToolCalls;

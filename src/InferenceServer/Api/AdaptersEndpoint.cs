@@ -1,4 +1,4 @@
-using InferenceServer.Llama;
+using InferenceServer.Contracts;
 
 namespace InferenceServer.Api;
 
@@ -43,16 +43,16 @@ internal static class AdaptersEndpoint
         var model = (await resolver.ResolveBaseAsync(http, reader)).Model;
         var name = reader.RequiredString("name");
         var path = reader.RequiredString("path");
-        var scale = (float)(reader.OptionalNumber("scale", -LoraAdapters.MaxScale, LoraAdapters.MaxScale) ?? 1.0);
-        if (LoraAdapters.CheckName(name) is { } badName) throw RequestReader.Invalid("name", badName);
+        var scale = (float)(reader.OptionalNumber("scale", -AdapterRules.MaxScale, AdapterRules.MaxScale) ?? 1.0);
+        if (AdapterRules.CheckName(name) is { } badName) throw RequestReader.Invalid("name", badName);
         if (model.Adapters.Find(name) is not null) throw new ApiException(Conflict(name));
 
-        LoadedLoraAdapter adapter;
+        ILoadedAdapter adapter;
         try
         {
             adapter = await Task.Run(() => model.Adapters.Load(name, path, scale), http.RequestAborted);
         }
-        catch (ModelLoadException ex)
+        catch (AdapterFileException ex)
         {
             throw RequestReader.Invalid("path", ex.Message, "invalid_adapter_file");
         }
@@ -90,5 +90,5 @@ internal static class AdaptersEndpoint
     private static ApiError Conflict(string name) =>
         new(StatusCodes.Status409Conflict, $"An adapter named '{name}' is already loaded; DELETE it first to replace it.", "invalid_request_error", "name", "adapter_exists");
 
-    private static AdapterObject Describe(ServedModel model, LoadedLoraAdapter adapter) => new(adapter.Name, model.Id, adapter.DefaultScale, adapter.CreatedUnixSeconds);
+    private static AdapterObject Describe(ServedModel model, ILoadedAdapter adapter) => new(adapter.Name, model.Id, adapter.DefaultScale, adapter.CreatedUnixSeconds);
 }

@@ -1,4 +1,4 @@
-namespace InferenceServer.Engine;
+namespace InferenceServer.Contracts;
 
 /// <summary>Turns token sequences into L2-normalised vectors with the loaded model. Thread-safe.</summary>
 public interface IEmbeddingModel

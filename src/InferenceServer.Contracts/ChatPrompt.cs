@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace InferenceServer.Engine;
+namespace InferenceServer.Contracts;
 
 /// <summary>
 /// A conversation to render, as OpenAI-shaped JSON (validated by the API): <see cref="Messages"/> with
