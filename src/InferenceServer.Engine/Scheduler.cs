@@ -175,7 +175,8 @@ internal sealed class Scheduler
         _freeSlots.RemoveAt(chosen);
         if (_resident is not null)
         {
-            if (copyFrom is not null || kept < _resident[slot.Value].Tokens.Length) _residentEvictions += _resident[slot.Value].Tokens.Length > 0 ? 1 : 0;
+            // The slot's own resident tokens past what stays are lost (all of them when the stream is a copy).
+            if (_resident[slot.Value].Tokens.Length > (copyFrom is null ? kept : 0)) _residentEvictions++;
             _resident[slot.Value] = ResidentPrefix.Empty;
         }
         _kv.Remove(slot, kept, int.MaxValue);
@@ -342,7 +343,7 @@ internal sealed class Scheduler
     /// </summary>
     internal StepPlan OrderForStreams(StepPlan plan)
     {
-        if (plan.IsEmpty) return plan;
+        if (plan.IsEmpty || IsOneRunOfIds(plan.Batch)) return plan;
         var order = Enumerable.Range(0, plan.Batch.Count).OrderBy(i => plan.Batch[i].Slot.Value).ThenBy(i => i).ToList();
         var fed = plan.Batch.Select(t => t.Slot.Value).ToHashSet();
         var lowest = fed.Min();
@@ -368,6 +369,17 @@ internal sealed class Scheduler
             PromptRows = plan.PromptRows.Select(r => (r.Sequence, newIndex[r.BatchIndex])).ToList(),
             Fillers = fillers,
         };
+    }
+
+    /// <summary>Already in slot order without gaps (the usual step once slots fill): nothing to reorder or fill, nothing to allocate.</summary>
+    private static bool IsOneRunOfIds(IReadOnlyList<BatchToken> batch)
+    {
+        for (var i = 1; i < batch.Count; i++)
+        {
+            var step = batch[i].Slot.Value - batch[i - 1].Slot.Value;
+            if (step is not (0 or 1)) return false;
+        }
+        return true;
     }
 
     /// <summary>The next free position of a slot's stream: a running sequence's next token, else what stays resident.</summary>
