@@ -49,12 +49,29 @@ public interface IModelExecutor : IKvCacheOperations
 
     /// <summary>Creates the sampler one request uses for all of its tokens.</summary>
     ITokenSampler CreateSampler(SamplingParameters parameters);
+
+    /// <summary>
+    /// Creates a sampler under <see cref="SamplingParameters.Grammar"/> that a lazy grammar switches to at its trigger.
+    /// The grammar is vetted first (a grammar llama.cpp rejects would crash the process).
+    /// </summary>
+    /// <exception cref="ArgumentException">The grammar is unusable with this model.</exception>
+    IGrammarSampler CreateGrammarSampler(SamplingParameters parameters);
 }
 
 /// <summary>Samples the next token of one sequence from a logits row of the last decode.</summary>
 public interface ITokenSampler : IDisposable
 {
     int Sample(int batchIndex);
+}
+
+/// <summary>A sampler under a grammar that can also take tokens it did not pick: the text written before its grammar took over.</summary>
+public interface IGrammarSampler : ITokenSampler
+{
+    /// <summary>Advances the grammar over a token; false (and no change) when the grammar does not allow it next.</summary>
+    bool TryAccept(int token);
+
+    /// <summary>Whether, at the last <see cref="ITokenSampler.Sample"/>, the grammar was complete: it allowed nothing but the end of generation.</summary>
+    bool Complete { get; }
 }
 
 /// <summary>Text ↔ tokens for the loaded model. Thread-safe.</summary>

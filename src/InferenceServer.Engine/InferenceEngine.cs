@@ -315,7 +315,9 @@ public sealed class InferenceEngine : IDisposable
         Interlocked.Decrement(ref _queued);
         sequence.AdmittedAt = _clock.GetTimestamp();
         _observer.RequestAdmitted(sequence.Request.Id, _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt));
-        sequence.Sampler = _executor.CreateSampler(sequence.Request.Sampling);
+        var sampling = sequence.Request.Sampling;
+        var sampler = _executor.CreateSampler(sampling with { LazyGrammar = null });
+        sequence.Sampler = sampling.LazyGrammar is null ? sampler : new LazyGrammarSampler(sampler, sampling, _executor, _tokenizer);
         sequence.Speculation = _speculator.Begin(sequence.Request);
         sequence.Decoder = _tokenizer.CreateDecoder();
         sequence.Stops = new StopMatcher(sequence.Request.StopSequences);

@@ -53,6 +53,14 @@ internal sealed class LlamaExecutor(LLamaContext context, ModelLimits limits) : 
         ? new ManagedSampler(context.NativeHandle, new LogitsSampler(parameters))
         : new LlamaSampler(context.NativeHandle, parameters);
 
+    public IGrammarSampler CreateGrammarSampler(SamplingParameters parameters)
+    {
+        var grammar = parameters.Grammar ?? throw new ArgumentException("No grammar.", nameof(parameters));
+        if (GrammarGuard.Check(context.NativeHandle.ModelHandle, grammar.Gbnf, grammar.Root) is { IsUsable: false } check)
+            throw new ArgumentException($"The grammar is unusable with this model: {check.Error}.", nameof(parameters));
+        return new LlamaSampler(context.NativeHandle, parameters);
+    }
+
     public void Copy(SequenceSlot source, SequenceSlot target, int from, int to) =>
         context.NativeHandle.MemorySequenceCopy((LLamaSeqId)source.Value, (LLamaSeqId)target.Value, from, to);
 
@@ -77,23 +85,23 @@ internal sealed class ManagedSampler(SafeLLamaContextHandle context, LogitsSampl
 
 /// <summary>A llama.cpp sampler chain for requests with a grammar, logit bias or penalties: the grammar first when there is one (checked by
 /// <see cref="GrammarGuard"/> before the request reached the engine), then greedy at temperature 0, else
-/// top-p, temperature, seeded draw.</summary>
-internal sealed class LlamaSampler : ITokenSampler
+/// top-p, temperature, seeded draw. The grammar is a chain of its own, so that a token can be checked against it alone.</summary>
+internal sealed class LlamaSampler : IGrammarSampler
 {
     private readonly SafeLLamaContextHandle _context;
     private readonly SafeLLamaSamplerChainHandle _chain;
-    private readonly bool _constrained;
+    private readonly SafeLLamaSamplerChainHandle? _grammar;
     private LLamaTokenData[]? _candidates;
 
     public LlamaSampler(SafeLLamaContextHandle context, SamplingParameters parameters)
     {
         _context = context;
-        _chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
         if (parameters.Grammar is { } grammar)
         {
-            _chain.AddGrammar(context.ModelHandle.Vocab, grammar.Gbnf, grammar.Root);
-            _constrained = true;
+            _grammar = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
+            _grammar.AddGrammar(context.ModelHandle.Vocab, grammar.Gbnf, grammar.Root);
         }
+        _chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
         // llama.cpp's usual order: biases and penalties on the raw logits, then truncation, temperature, draw.
         if (parameters.LogitBias is { Count: > 0 } biases)
             _chain.AddLogitBias(context.ModelHandle.Vocab.Count,
@@ -112,12 +120,14 @@ internal sealed class LlamaSampler : ITokenSampler
         _chain.AddDistributionSampler(parameters.Seed);
     }
 
-    public int Sample(int batchIndex) => _constrained ? SampleConstrained(batchIndex) : (int)_chain.Sample(_context, batchIndex);
+    public bool Complete { get; private set; }
+
+    public int Sample(int batchIndex) => _grammar is null ? (int)_chain.Sample(_context, batchIndex) : SampleConstrained(batchIndex);
 
     /// <summary>
     /// llama_sampler_sample accepts the token inside native code, and accepting a token the grammar cannot
-    /// continue with throws a C++ exception that aborts the process. So apply the chain, check that the
-    /// pick survived the grammar, and only then accept it.
+    /// continue with throws a C++ exception that aborts the process. So apply the grammar and the chain, check that
+    /// the pick survived the grammar, and only then accept it.
     /// </summary>
     private int SampleConstrained(int batchIndex)
     {
@@ -127,15 +137,46 @@ internal sealed class LlamaSampler : ITokenSampler
         LLamaToken token;
         using (LLamaTokenDataArrayNative.Create(new LLamaTokenDataArray(candidates, false), out var native))
         {
+            _grammar!.Apply(ref native);
+            Complete = OnlyEndOfGeneration(candidates);
             _chain.Apply(ref native);
             var selected = native.Data[(int)native.Selected];
             if (float.IsNegativeInfinity(selected.Logit))
                 throw new InvalidOperationException("The grammar allows no token the model can produce next; generation stopped.");
             token = selected.ID;
         }
+        _grammar.Accept(token);
         _chain.Accept(token);
         return (int)token;
     }
 
-    public void Dispose() => _chain.Dispose();
+    /// <summary>Whether the grammar left only end-of-generation tokens: it is complete.</summary>
+    private bool OnlyEndOfGeneration(LLamaTokenData[] candidates)
+    {
+        var vocab = _context.ModelHandle.Vocab;
+        foreach (var candidate in candidates)
+            if (!float.IsNegativeInfinity(candidate.Logit) && !candidate.ID.IsEndOfGeneration(vocab))
+                return false;
+        return true;
+    }
+
+    public bool TryAccept(int token)
+    {
+        if (_grammar is null) throw new InvalidOperationException("No grammar to advance.");
+        var single = new[] { new LLamaTokenData((LLamaToken)token, 0f, 0f) };
+        using (LLamaTokenDataArrayNative.Create(new LLamaTokenDataArray(single, false), out var native))
+        {
+            _grammar.Apply(ref native);
+            if (float.IsNegativeInfinity(native.Data[0].Logit)) return false;
+        }
+        _grammar.Accept((LLamaToken)token);
+        _chain.Accept((LLamaToken)token);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _grammar?.Dispose();
+        _chain.Dispose();
+    }
 }

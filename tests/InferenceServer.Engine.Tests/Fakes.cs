@@ -48,6 +48,19 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
     public ITokenSampler CreateSampler(SamplingParameters parameters) =>
         DrawsFromLogits && !parameters.IsGreedy ? new DrawingSampler(this, new LogitsSampler(parameters)) : new Sampler(this);
 
+    /// <summary>The tokenizer whose pieces grammar samplers check tokens against.</summary>
+    public FakeTokenizer Tokenizer { get; init; } = new();
+
+    /// <summary>Every grammar sampler created, in order (a lazy grammar creates one at each trigger).</summary>
+    public List<FakeGrammarSampler> GrammarSamplers { get; } = [];
+
+    public IGrammarSampler CreateGrammarSampler(SamplingParameters parameters)
+    {
+        var sampler = new FakeGrammarSampler(FakeGrammarSampler.Language(parameters.Grammar!), Tokenizer.Piece);
+        GrammarSamplers.Add(sampler);
+        return sampler;
+    }
+
     private sealed class DrawingSampler(FakeExecutor owner, LogitsSampler sampler) : ITokenSampler
     {
         public int Sample(int batchIndex) => sampler.Sample(owner.Logits(batchIndex));
@@ -123,19 +136,22 @@ internal sealed class FakeAdapter(string name) : IAdapter
     public AdapterSet At(float scale) => AdapterSet.Of([new ScaledAdapter(this, scale)]);
 }
 
+/// <summary>Every token is one character, except the tokens of <see cref="Words"/>, whose pieces are longer.</summary>
 internal sealed class FakeTokenizer : ITokenizer
 {
+    public IReadOnlyDictionary<int, string> Words { get; init; } = new Dictionary<int, string>();
+    public string Piece(int token) => Words.TryGetValue(token, out var word) ? word : ((char)token).ToString();
     public string? FindUnencodable(string text) => null;
     public int[] Tokenize(string text, bool addBos, bool parseSpecial) => text.Select(c => (int)c).ToArray();
     public bool IsEndOfGeneration(int token) => token == 0;
     public int VocabularySize => char.MaxValue + 1;
-    public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
-    public byte[] PieceBytes(int token) => System.Text.Encoding.UTF8.GetBytes(((char)token).ToString());
-    public ITokenTextDecoder CreateDecoder() => new Decoder();
+    public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(Piece));
+    public byte[] PieceBytes(int token) => System.Text.Encoding.UTF8.GetBytes(Piece(token));
+    public ITokenTextDecoder CreateDecoder() => new Decoder(this);
 
-    private sealed class Decoder : ITokenTextDecoder
+    private sealed class Decoder(FakeTokenizer tokenizer) : ITokenTextDecoder
     {
-        public string Add(int token) => ((char)token).ToString();
+        public string Add(int token) => tokenizer.Piece(token);
     }
 }
 
@@ -228,5 +244,70 @@ internal static class EngineOutput
             if (item is GenerationFinished done) finished = done;
         }
         return (text, finished ?? throw new InvalidOperationException("No finish event."));
+    }
+}
+
+/// <summary>
+/// A grammar that allows exactly one text: the concatenated literals of a GBNF whose rules are sequences of string
+/// literals and rule names (what the engine tests write, and <see cref="SamplingGrammar.After"/> adds). It ignores the
+/// model: each sample is the next character of its text, then end of generation (token 0) once complete.
+/// </summary>
+internal sealed class FakeGrammarSampler(string language, Func<int, string> piece) : IGrammarSampler
+{
+    private int _position;
+
+    public string Accepted => language[.._position];
+    public bool Complete { get; private set; }
+    public bool Disposed { get; private set; }
+
+    public int Sample(int batchIndex)
+    {
+        Complete = _position == language.Length;
+        return Complete ? 0 : language[_position++];
+    }
+
+    public bool TryAccept(int token)
+    {
+        var text = piece(token);
+        if (!language.AsSpan(_position).StartsWith(text)) return false;
+        _position += text.Length;
+        return true;
+    }
+
+    public void Dispose() => Disposed = true;
+
+    public static string Language(SamplingGrammar grammar)
+    {
+        var rules = grammar.Gbnf.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(" ::= ", 2)).ToDictionary(parts => parts[0], parts => parts[1]);
+        return Expand(rules, grammar.Root);
+    }
+
+    private static string Expand(Dictionary<string, string> rules, string rule)
+    {
+        var text = new System.Text.StringBuilder();
+        var body = rules[rule];
+        for (var i = 0; i < body.Length; i++)
+        {
+            if (body[i] == ' ') continue;
+            if (body[i] != '"')
+            {
+                var end = body.IndexOf(' ', i) is var space and >= 0 ? space : body.Length;
+                text.Append(Expand(rules, body[i..end]));
+                i = end;
+                continue;
+            }
+            for (i++; body[i] != '"'; i++)
+            {
+                if (body[i] != '\\') text.Append(body[i]);
+                else if (body[++i] == 'U')
+                {
+                    text.Append(char.ConvertFromUtf32(Convert.ToInt32(body.Substring(i + 1, 8), 16)));
+                    i += 8;
+                }
+                else text.Append(body[i] == 'n' ? '\n' : body[i]);
+            }
+        }
+        return text.ToString();
     }
 }
