@@ -12,8 +12,8 @@ public sealed record ParsedOutput(string Content, IReadOnlyList<ToolCall> ToolCa
     public static ParsedOutput Text(string content) => new(content, []);
 }
 
-/// <summary>A function the model may call: its name and the JSON Schema of its arguments.</summary>
-public sealed record FunctionDefinition(string Name, JsonNode? Parameters);
+/// <summary>A function the model may call: its name, the JSON Schema of its arguments, and whether they must always match it (<c>strict</c>).</summary>
+public sealed record FunctionDefinition(string Name, JsonNode? Parameters, bool Strict = false);
 
 internal static class Json
 {

@@ -11,7 +11,24 @@ namespace InferenceServer.ToolCalls;
 public static class ToolCallGrammar
 {
     /// <exception cref="UnsupportedSchemaException">A function's parameters use a schema construct the converter cannot enforce.</exception>
-    public static string Build(ToolCallSyntax syntax, IReadOnlyList<FunctionDefinition> functions, bool parallel)
+    public static string Build(ToolCallSyntax syntax, IReadOnlyList<FunctionDefinition> functions, bool parallel) =>
+        $"root ::= {syntax.OutputGbnf("call", parallel)}\n{Calls(syntax, functions)}";
+
+    /// <summary>
+    /// The grammar of a call section that the model opened on its own (tool_choice "auto" with strict tools), from its
+    /// first character: a call of one of the functions, whose arguments match the function's schema when it is strict
+    /// and are any JSON object when it is not; with where such a section begins in the family's syntax.
+    /// </summary>
+    /// <exception cref="UnsupportedSchemaException">A strict function's parameters use a schema construct the converter cannot enforce.</exception>
+    public static LazyCallGrammar BuildLazy(ToolCallSyntax syntax, IReadOnlyList<FunctionDefinition> functions, bool parallel)
+    {
+        var held = functions.Select(f => f.Strict ? f : f with { Parameters = null }).ToList();
+        var section = syntax.LazySection("call", parallel, functions.Select(f => f.Name).ToList());
+        return new LazyCallGrammar($"root ::= {section.Gbnf}\n{Calls(syntax, held)}", section.Markers, section.Openings, section.Rearm);
+    }
+
+    /// <summary>Rule <c>call</c>: a call of any of the functions, each with its arguments' rules under its own prefix.</summary>
+    private static string Calls(ToolCallSyntax syntax, IReadOnlyList<FunctionDefinition> functions)
     {
         ArgumentOutOfRangeException.ThrowIfZero(functions.Count);
         var rules = new StringBuilder();
@@ -24,7 +41,7 @@ public static class ToolCallGrammar
             rules.Append($"{prefix}call ::= {syntax.CallGbnf(functions[i].Name, prefix + "root")}\n");
             calls.Add(prefix + "call");
         }
-        return $"root ::= {syntax.OutputGbnf("call", parallel)}\ncall ::= {string.Join(" | ", calls)}\n{rules}";
+        return $"call ::= {string.Join(" | ", calls)}\n{rules}";
     }
 
     /// <summary>Renames every rule of a grammar with a prefix, leaving literals, character classes, repetition counts and comments alone.</summary>
@@ -65,3 +82,10 @@ public static class ToolCallGrammar
         return sb.ToString();
     }
 }
+
+/// <summary>
+/// A lazy tool-call grammar: <see cref="Gbnf"/> holds from a trigger on, which is one of <see cref="Markers"/> anywhere
+/// in the answer or one of <see cref="Openings"/> at its start; with <see cref="Rearm"/>, text may follow a complete call
+/// (and another call after it), else the output ends with the section.
+/// </summary>
+public sealed record LazyCallGrammar(string Gbnf, IReadOnlyList<string> Markers, IReadOnlyList<string> Openings, bool Rearm);

@@ -38,6 +38,16 @@ public abstract class ToolCallSyntax
 
     internal enum Start { Undecided, Content, Section }
 
+    /// <summary>
+    /// A call section the model opens on its own, as a lazy grammar sees it: the GBNF from the section's first character,
+    /// the markers that open it anywhere, the texts that open it at the start of the answer, and whether text may follow it.
+    /// </summary>
+    internal readonly record struct LazySectionShape(string Gbnf, IReadOnlyList<string> Markers, IReadOnlyList<string> Openings, bool Rearm);
+
+    /// <summary>By default the section is what "required" forces, opened by the family's markers, and ends the output.</summary>
+    internal virtual LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names) =>
+        new(OutputGbnf(callRule, parallel), Markers, [], false);
+
     /// <summary>The family of a Jinja chat template, recognised by the markers its tool-call rendering writes.</summary>
     public static ToolCallSyntax ForTemplate(string? templateSource) => Of(Detect(templateSource));
 
@@ -139,6 +149,9 @@ internal sealed partial class HermesSyntax : ToolCallSyntax
 
     internal override string CallGbnf(string name, string argumentsRule) => $"\"<tool_call>\\n\" {JsonCall(name, argumentsRule)} \"\\n</tool_call>\"";
 
+    // Each call has its own tags and text may follow them: with parallel calls, free again after each.
+    internal override LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names) => new(callRule, Markers, [], parallel);
+
     [GeneratedRegex(@"^<function=(?<name>[^>]+)>(?<body>.*?)(</function>|$)", RegexOptions.Singleline)]
     private static partial Regex XmlFunction();
 
@@ -194,6 +207,9 @@ internal sealed partial class Llama3Syntax : ToolCallSyntax
     }
 
     internal override string CallGbnf(string name, string argumentsRule) => JsonCall(name, argumentsRule, "parameters");
+
+    internal override LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names) =>
+        new($"{Lit(PythonTag)} {callRule} | {callRule}", Markers, ["{"], false);
     internal override string OutputGbnf(string callRule, bool parallel) => callRule; // Llama 3 writes one JSON call per turn.
 
     [GeneratedRegex(@"^(?<name>[A-Za-z_][A-Za-z0-9_]*)\.call\((?<args>.*)\)$", RegexOptions.Singleline)]
@@ -288,6 +304,10 @@ internal sealed partial class FunctionaryV3Syntax : ToolCallSyntax
     internal static bool IsName(string name) => name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
 
     internal override string CallGbnf(string name, string argumentsRule) => $"{Lit(name + "\n")} {argumentsRule}";
+
+    // A call is a segment of its own: at the start its name opens it, later ">>>" does.
+    internal override LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names) =>
+        new($"{Lit(Separator)} {callRule} | {callRule}", Markers, [.. names.Select(n => n + "\n")], parallel);
     internal override string OutputGbnf(string callRule, bool parallel) => parallel ? $"{callRule} (\">>>\" {callRule})*" : callRule;
 
     // "all" is the content segment's name, not a function.
@@ -326,6 +346,9 @@ internal sealed partial class FunctionaryV3Llama31Syntax : ToolCallSyntax
     }
 
     internal override string CallGbnf(string name, string argumentsRule) => $"{Lit($"<function={name}>")} {argumentsRule} \"</function>\"";
+
+    // <|python_tag|> code is the built-in python tool's, no function of the request: it stays free.
+    internal override LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names) => new(callRule, ["<function="], [], parallel);
     internal override string OutputGbnf(string callRule, bool parallel) => parallel ? $"{callRule}+" : callRule;
 
     [GeneratedRegex(@"<function=(?<name>[^>]+)>(?<args>.*?)(</function>|$)", RegexOptions.Singleline)]
@@ -371,6 +394,8 @@ internal sealed partial class DeepSeekSyntax : ToolCallSyntax
     internal override string CallGbnf(string name, string argumentsRule) =>
         $"{Lit($"{CallBegin}function<｜tool▁sep｜>{name}\n```json\n")} {argumentsRule} {Lit("\n```<｜tool▁call▁end｜>")}";
     internal override string OutputGbnf(string callRule, bool parallel) => $"{Lit(Begin)} {callRule}{(parallel ? "+" : "")} {Lit(End)}";
+
+    internal override LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names) => new(OutputGbnf(callRule, parallel), [Begin], [], false);
 
     [GeneratedRegex(@"<｜tool▁call▁begin｜>(?:function<｜tool▁sep｜>(?<r1name>[^\n]+)\n```(?:json)?\n(?<r1args>.*?)\n?```|(?<name>[^<]+?)<｜tool▁sep｜>(?<args>.*?))\s*(?:<｜tool▁call▁end｜>|$)", RegexOptions.Singleline)]
     private static partial Regex Call();
@@ -428,4 +453,11 @@ internal sealed class GenericSyntax : ToolCallSyntax
     internal override string CallGbnf(string name, string argumentsRule) => JsonCall(name, argumentsRule);
     internal override string OutputGbnf(string callRule, bool parallel) =>
         parallel ? $"\"{{\\\"tool_calls\\\": [\" {callRule} (\", \" {callRule})* \"]}}\"" : callRule;
+
+    // An answer that begins as JSON is calls, in any of the forms the parser reads except {"response": …}.
+    internal override LazySectionShape LazySection(string callRule, bool parallel, IReadOnlyList<string> names)
+    {
+        var more = parallel ? $" (\", \" {callRule})*" : "";
+        return new($"{callRule} | \"{{\\\"tool_calls\\\": [\" {callRule}{more} \"]}}\" | \"[\" {callRule}{more} \"]\"", [], ["{", "["], false);
+    }
 }

@@ -68,7 +68,7 @@ public class ToolCallingTests(ToolServerFixture server)
     {
         var options = Options(ChatToolChoice.CreateFunctionChoice("get_weather"), 0);
         ChatCompletion whole = await Chat.CompleteChatAsync(Question, options);
-        var (text, calls, finish) = await StreamAsync(Question, options);
+        var (text, calls, finish) = await StreamAsync(Chat, Question, options);
 
         Assert.Equal(ChatFinishReason.ToolCalls, finish);
         Assert.Equal("", text);
@@ -91,7 +91,7 @@ public class ToolCallingTests(ToolServerFixture server)
         ChatToolCall call;
         if (stream)
         {
-            var (_, calls, finish) = await StreamAsync(messages, first);
+            var (_, calls, finish) = await StreamAsync(Chat, messages, first);
             Assert.Equal(ChatFinishReason.ToolCalls, finish);
             var streamed = calls[0];
             call = ChatToolCall.CreateFunctionToolCall(streamed.Id, streamed.Name, BinaryData.FromString(streamed.Arguments));
@@ -110,7 +110,7 @@ public class ToolCallingTests(ToolServerFixture server)
         answerOptions.MaxOutputTokenCount = 24;
         if (stream)
         {
-            var (text, calls, finish) = await StreamAsync(messages, answerOptions);
+            var (text, calls, finish) = await StreamAsync(Chat, messages, answerOptions);
             Assert.Empty(calls);
             Assert.False(string.IsNullOrWhiteSpace(text));
             Assert.Equal(ChatFinishReason.Length, finish);
@@ -150,8 +150,9 @@ public class ToolCallingTests(ToolServerFixture server)
         return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["prompt"]!;
     }
 
-    private async Task<(string Text, List<(string Id, string Name, string Arguments, int Deltas)> Calls, ChatFinishReason? Finish)> StreamAsync(
-        IEnumerable<ChatMessage> messages, ChatCompletionOptions options)
+    /// <summary>Streams a chat completion and accumulates its text and calls (with how many argument deltas each came in).</summary>
+    internal static async Task<(string Text, List<(string Id, string Name, string Arguments, int Deltas)> Calls, ChatFinishReason? Finish)> StreamAsync(
+        ChatClient chat, IEnumerable<ChatMessage> messages, ChatCompletionOptions options)
     {
         var text = new StringBuilder();
         var ids = new Dictionary<int, string>();
@@ -159,7 +160,7 @@ public class ToolCallingTests(ToolServerFixture server)
         var arguments = new Dictionary<int, StringBuilder>();
         var deltas = new Dictionary<int, int>();
         ChatFinishReason? finish = null;
-        await foreach (var update in Chat.CompleteChatStreamingAsync(messages, options))
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages, options))
         {
             foreach (var part in update.ContentUpdate) text.Append(part.Text);
             foreach (var call in update.ToolCallUpdates)

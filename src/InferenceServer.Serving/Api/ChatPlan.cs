@@ -29,14 +29,20 @@ internal sealed record ChatPlan(int[] Tokens, GenerationSettings Settings, Outpu
         var model = resolved.Model;
         var prompt = input.Render(model.ChatRenderer, logger);
         var syntax = input.OutputSyntax(model.ChatRenderer);
+        var reasoning = resolved.Output.SplitReasoning ? ReasoningSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
+        var output = new OutputShape(syntax, input.Tools.Parallel, reasoning, reasoning?.OpenedBy(prompt) ?? false);
         if (syntax is not null && input.Tools.Grammar(syntax, model.Grammars) is { } grammar)
         {
             if (settings.Sampling.Grammar is not null)
                 throw RequestReader.Invalid(formatParam, "A response format cannot be combined with a forced tool call.");
             settings = settings with { Sampling = settings.Sampling with { Grammar = grammar } };
         }
-        var reasoning = resolved.Output.SplitReasoning ? ReasoningSyntax.ForTemplate(model.ChatRenderer.TemplateSource) : null;
-        var output = new OutputShape(syntax, input.Tools.Parallel, reasoning, reasoning?.OpenedBy(prompt) ?? false);
+        // With a response format its grammar holds the whole output, and strict tools add nothing to it.
+        else if (syntax is not null && settings.Sampling.Grammar is null
+                 && input.Tools.StrictGrammar(syntax, model.Grammars, reasoning, output.StartsInReasoning) is { } strict)
+        {
+            settings = settings with { Sampling = settings.Sampling with { LazyGrammar = strict } };
+        }
         return new ChatPlan(resolved.Tokenize(prompt, inputParam), settings, output);
     }
 }

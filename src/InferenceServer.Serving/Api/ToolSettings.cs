@@ -55,6 +55,32 @@ internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<Func
             : grammar;
     }
 
+    /// <summary>
+    /// For "auto" with strict tools: the grammar that holds once the model opens a call, so that a strict tool's
+    /// arguments always match its schema (non-strict tools in the same request may be called with any JSON object);
+    /// null otherwise. Triggers inside the reasoning block of a thinking template do not count.
+    /// </summary>
+    public LazyGrammar? StrictGrammar(ToolCallSyntax syntax, IGrammarChecker checker, ReasoningSyntax? reasoning, bool startsInReasoning)
+    {
+        if (!Active || Choice != ToolChoice.Auto || !Functions.Any(f => f.Strict)) return null;
+        LazyCallGrammar built;
+        try
+        {
+            built = ToolCallGrammar.BuildLazy(syntax, Functions, Parallel);
+        }
+        catch (UnsupportedSchemaException ex)
+        {
+            throw RequestReader.Invalid("tools", $"A strict tool's arguments cannot be enforced: {ex.Message}", "unsupported_schema");
+        }
+        var grammar = new SamplingGrammar(built.Gbnf);
+        if (checker.FindProblem(grammar) is { } problem)
+            throw RequestReader.Invalid("tools", $"Strict tools cannot be enforced with this model: {problem}.", "unsupported_grammar");
+        return new LazyGrammar(grammar, built.Markers, built.Openings, built.Rearm)
+        {
+            Reasoning = reasoning is null ? null : new ReasoningBlock(reasoning.Open, reasoning.Close, startsInReasoning),
+        };
+    }
+
     /// <summary>Refuses tools the template dropped from the prompt: llama-server silently ignores them, which leaves clients guessing.</summary>
     public void CheckRendered(IChatPromptRenderer renderer, string prompt)
     {
@@ -82,7 +108,8 @@ internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<Func
             var parameters = function["parameters"];
             if (parameters is not null and not JsonObject)
                 throw RequestReader.WrongType($"{param}.function.parameters", "a JSON Schema object", parameters);
-            functions.Add(new FunctionDefinition(name, parameters));
+            var strict = RequestReader.Within($"{param}.function", () => new RequestReader(function).OptionalBool("strict")) ?? false;
+            functions.Add(new FunctionDefinition(name, parameters, strict));
         }
         return (functions.Count == 0 ? null : tools, functions);
     }
