@@ -18,13 +18,13 @@ internal static class GrammarRunner
 {
     /// <summary>Whether the grammar accepts exactly <paramref name="text"/>, fed byte by byte through
     /// stories260K's byte tokens (id = byte + 3), ending with end-of-sequence.</summary>
-    public static bool Accepts(LLamaWeights model, string gbnf, string text)
+    public static bool Accepts(LLamaWeights model, string gbnf, string text, string root = "root")
     {
-        var check = InferenceServer.Llama.GrammarGuard.Check(model.NativeHandle, gbnf);
+        var check = InferenceServer.Llama.GrammarGuard.Check(model.NativeHandle, gbnf, root);
         if (!check.IsUsable)
             throw new InvalidOperationException($"grammar not usable: {check.Error}\n{gbnf}");
         using var chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
-        chain.AddGrammar(model.NativeHandle.Vocab, gbnf, "root");
+        chain.AddGrammar(model.NativeHandle.Vocab, gbnf, root);
         foreach (var b in Encoding.UTF8.GetBytes(text))
         {
             var token = (LLamaToken)(b + 3);
@@ -46,14 +46,14 @@ internal static class GrammarRunner
 
     /// <summary>Generates after a story prompt under the grammar; greedy when seed is null.</summary>
     public static Generation Generate(LLamaWeights model, LLama.Abstractions.IContextParams contextParams, string gbnf,
-        int maxTokens, uint? seed, float temperature = 1.0f, IReadOnlyDictionary<LLamaToken, float>? logitBias = null)
+        int maxTokens, uint? seed, float temperature = 1.0f, IReadOnlyDictionary<LLamaToken, float>? logitBias = null, string root = "root")
     {
-        var check = InferenceServer.Llama.GrammarGuard.Check(model.NativeHandle, gbnf);
+        var check = InferenceServer.Llama.GrammarGuard.Check(model.NativeHandle, gbnf, root);
         if (!check.IsUsable)
             throw new InvalidOperationException($"grammar not usable: {check.Error}\n{gbnf}");
         using var context = model.CreateContext(contextParams);
         using var chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
-        chain.AddGrammar(model.NativeHandle.Vocab, gbnf, "root");
+        chain.AddGrammar(model.NativeHandle.Vocab, gbnf, root);
         if (seed is { } s)
         {
             chain.AddTemperature(temperature);
