@@ -89,6 +89,18 @@ public sealed class StrictToolTests(GenericToolServerFixture server)
     }
 
     [Fact]
+    public async Task The_openai_npm_package_gets_valid_strict_calls_from_chat_and_responses_whole_and_streamed()
+    {
+        var directory = Path.Combine(TestFixtures.RepositoryRoot, "tests", "js");
+        Assert.True(Directory.Exists(Path.Combine(directory, "node_modules", "openai")), "tests/js/node_modules is missing: run `npm ci` in tests/js (bash .ci/run does).");
+        await NodeTest.RunAsync(Path.Combine(directory, "generic-template"), "strict-tools.test.js", new()
+        {
+            ["BASE_URL"] = new Uri(server.BaseUrl, "v1").ToString(),
+            ["MODEL_ID"] = GenericToolServerFixture.ModelId,
+        });
+    }
+
+    [Fact]
     public async Task A_strict_flag_that_is_not_a_boolean_is_a_400_naming_it()
     {
         using var response = await server.Http.PostAsJsonAsync("v1/chat/completions", JsonNode.Parse($$$"""
