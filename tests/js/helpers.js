@@ -9,6 +9,18 @@ if (!process.env.BASE_URL || !process.env.MODEL_ID) throw new Error('Set BASE_UR
 export const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: 'no-key-needed', maxRetries: 0, timeout: 120_000 });
 export const model = process.env.MODEL_ID;
 
+/** The arguments of the get_weather tool the tool-calling tests offer. */
+export const weatherSchema = {
+  type: 'object',
+  properties: {
+    location: { type: 'string', maxLength: 24 },
+    unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
+    days: { type: 'integer', minimum: 1, maximum: 7 },
+  },
+  required: ['location', 'unit', 'days'],
+  additionalProperties: false,
+};
+
 /** POSTs JSON to a route outside /v1 (llama-server's /tokenize and /detokenize) and returns status and body. */
 export async function postJson(route, body) {
   const response = await fetch(new URL(route, process.env.BASE_URL), {

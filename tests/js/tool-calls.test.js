@@ -1,23 +1,14 @@
 // Tool calling through the official openai npm package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { client, model } from './helpers.js';
+import { client, model, weatherSchema } from './helpers.js';
 
 const tools = [{
   type: 'function',
   function: {
     name: 'get_weather',
     description: 'Weather forecast for a city',
-    parameters: {
-      type: 'object',
-      properties: {
-        location: { type: 'string', maxLength: 24 },
-        unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
-        days: { type: 'integer', minimum: 1, maximum: 7 },
-      },
-      required: ['location', 'unit', 'days'],
-      additionalProperties: false,
-    },
+    parameters: weatherSchema,
   },
 }];
 const messages = [{ role: 'user', content: 'What is the weather in Paris for the next three days?' }];

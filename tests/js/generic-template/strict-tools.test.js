@@ -5,18 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
-import { client, model, tokenId } from '../helpers.js';
+import { client, model, tokenId, weatherSchema as schema } from '../helpers.js';
 
-const schema = {
-  type: 'object',
-  properties: {
-    location: { type: 'string', maxLength: 24 },
-    unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
-    days: { type: 'integer', minimum: 1, maximum: 7 },
-  },
-  required: ['location', 'unit', 'days'],
-  additionalProperties: false,
-};
 const ajv = new Ajv({ strict: true, allErrors: true });
 const validate = ajv.compile(schema);
 const question = 'What is the weather in Paris for the next three days?';
