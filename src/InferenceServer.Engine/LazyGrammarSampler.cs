@@ -43,6 +43,8 @@ internal sealed class LazyGrammarSampler(ITokenSampler free, SamplingParameters 
             _searchFrom = _output.Count;
         }
         var token = free.Sample(batchIndex);
+        // The end of generation opens nothing: its piece (a template's end marker) is no text of the answer.
+        if (tokenizer.IsEndOfGeneration(token)) return token;
         Record(token);
         if (FindTrigger() is { } trigger) Constrain(trigger);
         return token;
@@ -108,6 +110,8 @@ internal sealed class LazyGrammarSampler(ITokenSampler free, SamplingParameters 
     /// <summary>Switches to the grammar at <paramref name="trigger"/> and feeds it the tokens written since.</summary>
     private void Constrain(int trigger)
     {
+        // Openings count at the start of the answer only: after this call, only markers open another.
+        _openingsArmed = false;
         var first = _tokens.FindLastIndex(t => t.Start <= trigger);
         var before = Encoding.UTF8.GetString(AsSpan()[_tokens[first].Start..trigger]);
         var grammar = before.Length == 0 ? _lazy.Grammar : _lazy.Grammar.After(before);

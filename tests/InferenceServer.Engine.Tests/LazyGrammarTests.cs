@@ -112,6 +112,28 @@ public class LazyGrammarTests
     }
 
     [Fact]
+    public async Task After_a_call_an_opening_counts_no_more_and_a_marker_opens_the_next()
+    {
+        // Functionary v3.2's shape: at the start of the answer an opening begins a call, later only a marker does.
+        var lazy = Lazy("<c>{1}", rearm: true, markers: ["<c>"], openings: ["<c>"]);
+        var (text, _, executor) = await Run(Tokens("<c>xxx then <c>xxx end"), lazy);
+
+        Assert.Equal("<c>{1} then <c>{1} end", text);
+        Assert.Equal(2, executor.GrammarSamplers.Count);
+    }
+
+    [Fact]
+    public async Task The_end_of_generation_is_no_text_that_could_open_a_call()
+    {
+        const int end = 0;
+        var tokenizer = new FakeTokenizer { Words = new Dictionary<int, string> { [end] = "<tool_call>" } };
+        var (text, finished, executor) = await Run(Tokens("done"), Lazy(Call), tokenizer);
+
+        Assert.Equal(("done", FinishReason.Stop), (text, finished.Reason));
+        Assert.Empty(executor.GrammarSamplers);
+    }
+
+    [Fact]
     public async Task Markers_inside_the_reasoning_block_are_not_triggers()
     {
         var lazy = Lazy(Call) with { Reasoning = new ReasoningBlock("<think>", "</think>", StartsInside: false) };
