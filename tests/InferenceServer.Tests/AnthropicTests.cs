@@ -32,6 +32,22 @@ public class AnthropicTests(ProtocolServerFixture server)
     }
 
     [Fact]
+    public async Task A_tools_strict_flag_reaches_the_chat_pipeline_and_is_checked_there()
+    {
+        using var client = server.Plain();
+        var request = Message();
+        request["tools"] = JsonNode.Parse("""[{"name":"get_time","input_schema":{"type":"object"},"strict":"yes"}]""");
+        var (status, body, _) = await PostAsync(client, "v1/messages", request.ToJsonString());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        AssertError(body, "invalid_request_error");
+        Assert.Contains("tools[0].strict", (string)body["error"]!["message"]!);
+
+        request["tools"]![0]!["strict"] = true;
+        (status, _, _) = await PostAsync(client, "v1/messages", request.ToJsonString());
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
     public async Task Errors_have_anthropics_shape_and_status()
     {
         using var client = server.Plain();

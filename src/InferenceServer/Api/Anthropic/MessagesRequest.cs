@@ -172,7 +172,7 @@ internal static class MessagesRequest
         return string.Join("\n", parts);
     }
 
-    /// <summary>Client tools (name, description, input_schema) as chat's function tools; Anthropic's server tools are not run here.</summary>
+    /// <summary>Client tools (name, description, input_schema, strict) as chat's function tools; Anthropic's server tools are not run here.</summary>
     private static JsonArray ReadTools(JsonNode node)
     {
         if (node is not JsonArray tools) throw RequestReader.WrongType("tools", "an array", node);
@@ -190,6 +190,8 @@ internal static class MessagesRequest
                     : RequestReader.WrongType($"{param}.input_schema", "a JSON Schema object", tool["input_schema"]);
             var function = new JsonObject { ["name"] = tool["name"]?.DeepClone(), ["parameters"] = schema.DeepClone() };
             if (RequestReader.Within(param, () => fields.OptionalString("description")) is { } description) function["description"] = description;
+            // Anthropic's strict tool use: the chat reader checks it and holds the arguments to the schema.
+            if (tool["strict"] is { } strict) function["strict"] = strict.DeepClone();
             functions.Add(new JsonObject { ["type"] = "function", ["function"] = function });
         }
         return functions;
