@@ -18,6 +18,9 @@ internal sealed class LazyGrammarSampler(ITokenSampler free, SamplingParameters 
     private readonly LazyGrammar _lazy = parameters.LazyGrammar ?? throw new ArgumentException("No lazy grammar.", nameof(parameters));
     private readonly byte[][] _markers = parameters.LazyGrammar.Markers.Select(Encoding.UTF8.GetBytes).ToArray();
     private readonly byte[][] _openings = parameters.LazyGrammar.Openings.Select(Encoding.UTF8.GetBytes).ToArray();
+    private readonly int _longestMarker = parameters.LazyGrammar.Markers.Select(Encoding.UTF8.GetByteCount).DefaultIfEmpty(0).Max();
+    private readonly byte[] _reasoningOpen = Encoding.UTF8.GetBytes(parameters.LazyGrammar.Reasoning?.Open ?? "");
+    private readonly byte[] _reasoningClose = Encoding.UTF8.GetBytes(parameters.LazyGrammar.Reasoning?.Close ?? "");
     // The output's bytes, and where each sampled token's piece starts in them.
     private readonly List<byte> _output = [];
     private readonly List<(int Token, int Start)> _tokens = [];
@@ -25,6 +28,8 @@ internal sealed class LazyGrammarSampler(ITokenSampler free, SamplingParameters 
     private int _answerStart = -1;
     private bool _openingsArmed = parameters.LazyGrammar.Openings.Count > 0;
     private int _searchFrom;
+    // Where the search for the reasoning block's end resumes (it may not end before).
+    private int _closeSearchFrom;
     private IGrammarSampler? _constrained;
 
     public int Sample(int batchIndex)
@@ -79,7 +84,7 @@ internal sealed class LazyGrammarSampler(ITokenSampler free, SamplingParameters 
         foreach (var marker in _markers)
             if (AsSpan()[from..].IndexOf(marker) is >= 0 and var at && (first is null || from + at < first)) first = from + at;
         // No marker ends before the last few bytes: the next search starts where one could still begin.
-        if (first is null && _markers.Length > 0) _searchFrom = Math.Max(from, _output.Count - _markers.Max(m => m.Length) + 1);
+        if (first is null && _markers.Length > 0) _searchFrom = Math.Max(from, _output.Count - _longestMarker + 1);
         return first;
     }
 
@@ -93,17 +98,20 @@ internal sealed class LazyGrammarSampler(ITokenSampler free, SamplingParameters 
             return true;
         }
         var text = AsSpan();
-        var open = Encoding.UTF8.GetBytes(reasoning.Open);
         var trimmed = text.TrimStart(" \n\r\t"u8);
-        if (!reasoning.StartsInside && !trimmed.StartsWith(open))
+        if (!reasoning.StartsInside && !trimmed.StartsWith(_reasoningOpen))
         {
-            if (open.AsSpan().StartsWith(trimmed)) return false; // it may still open
+            if (_reasoningOpen.AsSpan().StartsWith(trimmed)) return false; // it may still open
             _answerStart = 0;
             return true;
         }
-        var close = text.IndexOf(Encoding.UTF8.GetBytes(reasoning.Close));
-        if (close < 0) return false;
-        _answerStart = close + Encoding.UTF8.GetByteCount(reasoning.Close);
+        var close = text[_closeSearchFrom..].IndexOf(_reasoningClose);
+        if (close < 0)
+        {
+            _closeSearchFrom = Math.Max(_closeSearchFrom, text.Length - _reasoningClose.Length + 1);
+            return false;
+        }
+        _answerStart = _closeSearchFrom + close + _reasoningClose.Length;
         return true;
     }
 

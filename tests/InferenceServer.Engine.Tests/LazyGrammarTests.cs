@@ -141,6 +141,11 @@ public class LazyGrammarTests
 
         Assert.Equal("<think>maybe <tool_call> now</think>ok " + Call, text);
         Assert.Single(executor.GrammarSamplers);
+
+        // The prompt opened the block (Qwen3, DeepSeek-R1): the output starts inside it.
+        var opened = lazy with { Reasoning = new ReasoningBlock("<think>", "</think>", StartsInside: true) };
+        var (inside, _, _) = await Run(Tokens("maybe <tool_call> no</thi</think> <tool_call>zzz"), opened);
+        Assert.Equal("maybe <tool_call> no</thi</think> " + Call, inside);
     }
 
     [Fact]
