@@ -199,7 +199,7 @@ internal sealed class ModelRegistry : BackgroundService
                     MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
                     Speculation = _options.ToSpeculationOptions(llama.DraftModel),
                 },
-                _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]));
+                _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]), deadlineClock: _clock);
             loaded = new LoadedModel(new ServedModel(spec.Id, CreatedUnixSeconds, engine, llama.Tokenizer, llama.ChatRenderer, llama.Embeddings, llama.Grammars, llama.Adapters), llama, reserved);
             lock (_lock)
             {
