@@ -129,7 +129,7 @@ internal sealed class ModelRegistry : BackgroundService
             var left = _loadWait - _clock.GetElapsedTime(started);
             try
             {
-                await loading.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken);
+                await loading.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _clock, cancellationToken);
             }
             catch (TimeoutException)
             {
