@@ -154,22 +154,31 @@ public class InferenceEngineTests
         Assert.Equal("bc", text);
     }
 
-    /// <summary>An engine of one sequence whose queue-wait limit of two seconds runs on <paramref name="deadlines"/>.</summary>
-    private static InferenceEngine QueueWaitEngine(FakeExecutor executor, SteppingClock deadlines) =>
-        new(executor, new FakeTokenizer(), new EngineOptions { MaxQueueWait = TimeSpan.FromSeconds(2) }, NullLogger<InferenceEngine>.Instance,
-            deadlineClock: deadlines);
+    /// <summary>
+    /// An engine of one sequence, with a queue-wait limit of two seconds on <paramref name="deadlines"/>, running a request
+    /// held in its first decode while <paramref name="waitingPrompt"/> waits behind it.
+    /// </summary>
+    private static async Task<(InferenceEngine Engine, FakeExecutor Executor, ChannelReader<GenerationEvent> First, ChannelReader<GenerationEvent> Waiting)>
+        OneRunningOneWaiting(SteppingClock deadlines, string waitingPrompt)
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
+        var engine = new InferenceEngine(executor, new FakeTokenizer(), new EngineOptions { MaxQueueWait = TimeSpan.FromSeconds(2) },
+            NullLogger<InferenceEngine>.Instance, deadlineClock: deadlines);
+        var first = engine.Submit(Request("a", 2), CancellationToken.None);
+        await WaitUntil(() => engine.Snapshot.Running == 1);
+        var waiting = engine.Submit(Request(waitingPrompt, 2), CancellationToken.None);
+        Assert.Equal(1, engine.QueuedRequests);
+        return (engine, executor, first, waiting);
+    }
 
     [Fact]
     public async Task A_request_waiting_longer_than_the_queue_wait_limit_ends_with_an_error_and_never_runs()
     {
-        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
         var deadlines = new SteppingClock();
-        using var engine = QueueWaitEngine(executor, deadlines);
-        var first = engine.Submit(Request("a", 2), CancellationToken.None);
-        await WaitUntil(() => engine.Snapshot.Running == 1);
-        var waiting = engine.Submit(Request("zzzz", 2), CancellationToken.None);
+        var (engine, executor, first, waiting) = await OneRunningOneWaiting(deadlines, "zzzz");
+        using var _ = engine;
         deadlines.Advance(TimeSpan.FromHours(1));
-        executor.Gate.Set();
+        executor.Gate!.Set();
 
         var error = await Assert.ThrowsAsync<QueueWaitExceededException>(() => EngineOutput.ReadAll(waiting));
         Assert.Equal(TimeSpan.FromSeconds(2), error.Limit);
@@ -183,15 +192,11 @@ public class InferenceEngineTests
     [Fact]
     public async Task A_request_that_waits_exactly_the_queue_wait_limit_is_still_served()
     {
-        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
         var deadlines = new SteppingClock();
-        using var engine = QueueWaitEngine(executor, deadlines);
-        var first = engine.Submit(Request("a", 2), CancellationToken.None);
-        await WaitUntil(() => engine.Snapshot.Running == 1);
-        var waiting = engine.Submit(Request("m", 2), CancellationToken.None);
-        Assert.Equal(1, engine.QueuedRequests);
+        var (engine, executor, first, waiting) = await OneRunningOneWaiting(deadlines, "m");
+        using var _ = engine;
         deadlines.Advance(TimeSpan.FromSeconds(2));
-        executor.Gate.Set();
+        executor.Gate!.Set();
 
         await EngineOutput.ReadAll(first);
         var (text, finished) = await EngineOutput.ReadAll(waiting);

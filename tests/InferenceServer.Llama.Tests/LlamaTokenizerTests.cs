@@ -28,21 +28,12 @@ public sealed class LlamaTokenizerTests(TinyModels models)
         Assert.Contains("'\uFFFD' (U+D83D) at character 1", tokenizer.FindUnencodable("a\uD83D"));
     }
 
-    [Fact]
-    public void Plain_words_the_vocabulary_spells_pass_and_tokenize()
+    [Theory]
+    [InlineData(false, "Once upon a time, there was a little dog.")] // plain words, which TinyStories-656K spells
+    [InlineData(true, "Ünïcødé {braces} [and] 😀 = ok")]             // anything, with byte fallback
+    public void Text_the_vocabulary_can_encode_passes_and_comes_back_unchanged(bool byteFallback, string text)
     {
-        var tokenizer = new LlamaTokenizer(models.TinyStories);
-        const string text = "Once upon a time, there was a little dog.";
-
-        Assert.Null(tokenizer.FindUnencodable(text));
-        Assert.Equal(text, tokenizer.Detokenize(tokenizer.Tokenize(text, addBos: false, parseSpecial: false)).TrimStart());
-    }
-
-    [Fact]
-    public void With_byte_fallback_any_text_is_encodable_and_comes_back_unchanged()
-    {
-        var tokenizer = new LlamaTokenizer(models.Stories);
-        const string text = "Ünïcødé {braces} [and] 😀 = ok";
+        var tokenizer = new LlamaTokenizer(byteFallback ? models.Stories : models.TinyStories);
 
         Assert.Null(tokenizer.FindUnencodable(text));
         Assert.Equal(text, tokenizer.Detokenize(tokenizer.Tokenize(text, addBos: false, parseSpecial: false)).TrimStart());
