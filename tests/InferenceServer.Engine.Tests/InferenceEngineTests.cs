@@ -155,30 +155,30 @@ public class InferenceEngineTests
     }
 
     /// <summary>
-    /// An engine of one sequence, with a queue-wait limit of two seconds on <paramref name="deadlines"/>, running a request
-    /// held in its first decode while <paramref name="waitingPrompt"/> waits behind it.
+    /// An engine of one sequence with a queue-wait limit of two seconds on its deadline clock, and <paramref name="waitingPrompt"/>
+    /// queued behind a request held in its first decode until that clock has moved on by <paramref name="waited"/>.
     /// </summary>
     private static async Task<(InferenceEngine Engine, FakeExecutor Executor, ChannelReader<GenerationEvent> First, ChannelReader<GenerationEvent> Waiting)>
-        OneRunningOneWaiting(SteppingClock deadlines, string waitingPrompt)
+        WaitedBehindARunningRequest(TimeSpan waited, string waitingPrompt)
     {
         var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
+        var deadlines = new SteppingClock();
         var engine = new InferenceEngine(executor, new FakeTokenizer(), new EngineOptions { MaxQueueWait = TimeSpan.FromSeconds(2) },
             NullLogger<InferenceEngine>.Instance, deadlineClock: deadlines);
         var first = engine.Submit(Request("a", 2), CancellationToken.None);
         await WaitUntil(() => engine.Snapshot.Running == 1);
         var waiting = engine.Submit(Request(waitingPrompt, 2), CancellationToken.None);
         Assert.Equal(1, engine.QueuedRequests);
+        deadlines.Advance(waited);
+        executor.Gate.Set();
         return (engine, executor, first, waiting);
     }
 
     [Fact]
     public async Task A_request_waiting_longer_than_the_queue_wait_limit_ends_with_an_error_and_never_runs()
     {
-        var deadlines = new SteppingClock();
-        var (engine, executor, first, waiting) = await OneRunningOneWaiting(deadlines, "zzzz");
+        var (engine, executor, first, waiting) = await WaitedBehindARunningRequest(TimeSpan.FromHours(1), "zzzz");
         using var _ = engine;
-        deadlines.Advance(TimeSpan.FromHours(1));
-        executor.Gate!.Set();
 
         var error = await Assert.ThrowsAsync<QueueWaitExceededException>(() => EngineOutput.ReadAll(waiting));
         Assert.Equal(TimeSpan.FromSeconds(2), error.Limit);
@@ -192,11 +192,8 @@ public class InferenceEngineTests
     [Fact]
     public async Task A_request_that_waits_exactly_the_queue_wait_limit_is_still_served()
     {
-        var deadlines = new SteppingClock();
-        var (engine, executor, first, waiting) = await OneRunningOneWaiting(deadlines, "m");
+        var (engine, _, first, waiting) = await WaitedBehindARunningRequest(TimeSpan.FromSeconds(2), "m");
         using var _ = engine;
-        deadlines.Advance(TimeSpan.FromSeconds(2));
-        executor.Gate!.Set();
 
         await EngineOutput.ReadAll(first);
         var (text, finished) = await EngineOutput.ReadAll(waiting);
