@@ -52,6 +52,7 @@ public sealed class InferenceEngine : IDisposable
     private readonly ILogger _logger;
     private readonly IEngineObserver _observer;
     private readonly TimeProvider _clock;
+    private readonly TimeProvider _deadlineClock;
     private readonly Scheduler _scheduler;
     private readonly Speculator _speculator;
     private readonly ConcurrentQueue<Sequence> _inbox = new();
@@ -70,8 +71,13 @@ public sealed class InferenceEngine : IDisposable
     // How long the loop slept since the last step, reported with the next one.
     private TimeSpan _idleBeforeStep;
 
+    /// <param name="clock">Times steps and requests (metrics, timings); the system clock by default.</param>
+    /// <param name="deadlineClock">
+    /// Decides when a waiting request has waited past <see cref="EngineOptions.MaxQueueWait"/>; <paramref name="clock"/> by default.
+    /// The host passes its <see cref="TimeProvider"/>, so a test can move queue deadlines without bending every timing.
+    /// </param>
     public InferenceEngine(IModelExecutor executor, ITokenizer tokenizer, EngineOptions options, ILogger<InferenceEngine> logger,
-        IEngineObserver? observer = null, TimeProvider? clock = null)
+        IEngineObserver? observer = null, TimeProvider? clock = null, TimeProvider? deadlineClock = null)
     {
         _executor = executor;
         _tokenizer = tokenizer;
@@ -79,6 +85,7 @@ public sealed class InferenceEngine : IDisposable
         _logger = logger;
         _observer = observer ?? NullEngineObserver.Instance;
         _clock = clock ?? TimeProvider.System;
+        _deadlineClock = deadlineClock ?? _clock;
         _scheduler = new Scheduler(executor.Limits, executor, options.PrefixCaching, options.MaxPrefillChunk);
         _speculator = new Speculator(options.Speculation, executor, logger);
         _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0, _scheduler.CacheStats);
@@ -93,6 +100,9 @@ public sealed class InferenceEngine : IDisposable
 
     public EngineSnapshot Snapshot => _snapshot;
 
+    /// <summary>Requests submitted and not yet admitted or ended, counted as <see cref="Submit"/> returns (unlike <see cref="Snapshot"/>, published once per step).</summary>
+    public int QueuedRequests => Volatile.Read(ref _queued);
+
     /// <summary>
     /// Queues a request. The returned channel yields its text and ends with one <see cref="GenerationFinished"/>;
     /// cancelling <paramref name="cancellationToken"/> frees its sequence at the next step.
@@ -104,6 +114,9 @@ public sealed class InferenceEngine : IDisposable
         var total = request.PromptTokens.Length + request.MaxNewTokens;
         if (request.PromptTokens.Length == 0 || request.MaxNewTokens < 1 || total > MaxSequenceTokens)
             throw new ArgumentException($"A request needs 1..{MaxSequenceTokens} tokens of prompt plus completion, and at least one of each.", nameof(request));
+        // Stamped before the request counts as queued: whoever sees it counted may move the clocks on.
+        var submittedAt = _clock.GetTimestamp();
+        var queuedAt = _deadlineClock.GetTimestamp();
 
         if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
         {
@@ -118,7 +131,7 @@ public sealed class InferenceEngine : IDisposable
         }
 
         var channel = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var sequence = new Sequence(request) { Output = channel.Writer, SubmittedAt = _clock.GetTimestamp() };
+        var sequence = new Sequence(request) { Output = channel.Writer, SubmittedAt = submittedAt, QueuedAt = queuedAt };
         sequence.CancelRegistration = cancellationToken.Register(() =>
         {
             sequence.CancelRequested = true;
@@ -382,8 +395,8 @@ public sealed class InferenceEngine : IDisposable
     private void DropExpired()
     {
         if (_options.MaxQueueWait is not { } limit) return;
-        var now = _clock.GetTimestamp();
-        foreach (var sequence in _scheduler.Waiting.Where(s => _clock.GetElapsedTime(s.SubmittedAt, now) > limit).ToList())
+        var now = _deadlineClock.GetTimestamp();
+        foreach (var sequence in _scheduler.Waiting.Where(s => _deadlineClock.GetElapsedTime(s.QueuedAt, now) > limit).ToList())
             End(sequence, new QueueWaitExceededException(limit), keepInCache: false);
     }
 

@@ -47,6 +47,9 @@ internal sealed class Sequence(GenerationRequest request)
     public long FirstTokenAt { get; set; }
     public long LastTokenAt { get; set; }
 
+    /// <summary>When the request was submitted, by the engine's deadline clock (for the queue-wait limit).</summary>
+    public long QueuedAt { get; init; }
+
     public volatile bool CancelRequested;
 
     // Engine-loop resources, created at admission.

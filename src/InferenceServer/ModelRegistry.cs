@@ -129,7 +129,7 @@ internal sealed class ModelRegistry : BackgroundService
             var left = _loadWait - _clock.GetElapsedTime(started);
             try
             {
-                await loading.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken);
+                await loading.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _clock, cancellationToken);
             }
             catch (TimeoutException)
             {
@@ -199,7 +199,7 @@ internal sealed class ModelRegistry : BackgroundService
                     MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
                     Speculation = _options.ToSpeculationOptions(llama.DraftModel),
                 },
-                _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]));
+                _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]), deadlineClock: _clock);
             loaded = new LoadedModel(new ServedModel(spec.Id, CreatedUnixSeconds, engine, llama.Tokenizer, llama.ChatRenderer, llama.Embeddings, llama.Grammars, llama.Adapters), llama, reserved);
             lock (_lock)
             {
@@ -313,28 +313,27 @@ internal sealed class ModelRegistry : BackgroundService
     /// </summary>
     private long MakeRoom(ModelSlot slot, long bytes, long budget)
     {
-        List<LoadedModel> evicted = [];
+        List<LoadedModel> evicted;
         lock (_lock)
         {
             if (bytes > budget)
                 throw new ModelLoadException($"It needs about {Megabytes(bytes)} MB, more than the whole --models-memory-budget of {Megabytes(budget)} MB.");
             var used = _releasingBytes + _slots.Values.Sum(s => s.Reserved);
-            foreach (var idle in _slots.Values.Where(s => s is { Loaded: not null, Leases: 0, Waiters: 0 }).OrderBy(s => s.LastUsed).ToList())
+            var idle = _slots.Values.Where(IsIdle).Select(s => (s, s.Reserved, s.LastUsed));
+            if (MemoryBudget.Evictions(bytes, budget, used, idle) is not { } victims)
             {
-                if (used + bytes <= budget) break;
-                used -= idle.Reserved;
-                evicted.Add(Detach(idle));
-            }
-            if (used + bytes > budget)
-            {
-                var busy = string.Join(", ", _slots.Values.Where(s => s != slot && s.Reserved > 0).Select(s => s.Spec.Id));
+                var busy = string.Join(", ", _slots.Values.Where(s => s != slot && s.Reserved > 0 && !IsIdle(s)).Select(s => s.Spec.Id));
                 throw new ModelLoadException($"It needs about {Megabytes(bytes)} MB and the --models-memory-budget of {Megabytes(budget)} MB is held by models in use ({busy}). Retry when they are idle.");
             }
+            evicted = victims.Select(Detach).ToList();
             slot.Reserved = bytes;
         }
         foreach (var model in evicted) Unload(model, $"to make room for {slot.Spec.Id}");
         return bytes;
     }
+
+    /// <summary>Loaded and neither leased nor awaited: the budget may unload it.</summary>
+    private static bool IsIdle(ModelSlot slot) => slot is { Loaded: not null, Leases: 0, Waiters: 0 };
 
     private static long Megabytes(long bytes) => (bytes + (1 << 20) - 1) >> 20;
 
@@ -363,7 +362,7 @@ internal sealed class ModelRegistry : BackgroundService
         lock (_lock)
         {
             foreach (var slot in _slots.Values)
-                if (slot is { Loaded: not null, Leases: 0, Waiters: 0, Spec.KeepAlive: { } keepAlive } && _clock.GetElapsedTime(slot.LastUsed) >= keepAlive)
+                if (IsIdle(slot) && slot.Spec.KeepAlive is { } keepAlive && _clock.GetElapsedTime(slot.LastUsed) >= keepAlive)
                     idle.Add(Detach(slot));
         }
         foreach (var model in idle) Unload(model, "after its keep_alive");

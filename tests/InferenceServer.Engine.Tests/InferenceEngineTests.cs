@@ -154,23 +154,51 @@ public class InferenceEngineTests
         Assert.Equal("bc", text);
     }
 
+    /// <summary>
+    /// An engine of one sequence with a queue-wait limit of two seconds on its deadline clock, and <paramref name="waitingPrompt"/>
+    /// queued behind a request held in its first decode until that clock has moved on by <paramref name="waited"/>.
+    /// </summary>
+    private static async Task<(InferenceEngine Engine, FakeExecutor Executor, ChannelReader<GenerationEvent> First, ChannelReader<GenerationEvent> Waiting)>
+        WaitedBehindARunningRequest(TimeSpan waited, string waitingPrompt)
+    {
+        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
+        var deadlines = new SteppingClock();
+        var engine = new InferenceEngine(executor, new FakeTokenizer(), new EngineOptions { MaxQueueWait = TimeSpan.FromSeconds(2) },
+            NullLogger<InferenceEngine>.Instance, deadlineClock: deadlines);
+        var first = engine.Submit(Request("a", 2), CancellationToken.None);
+        await WaitUntil(() => engine.Snapshot.Running == 1);
+        var waiting = engine.Submit(Request(waitingPrompt, 2), CancellationToken.None);
+        Assert.Equal(1, engine.QueuedRequests);
+        deadlines.Advance(waited);
+        executor.Gate.Set();
+        return (engine, executor, first, waiting);
+    }
+
     [Fact]
     public async Task A_request_waiting_longer_than_the_queue_wait_limit_ends_with_an_error_and_never_runs()
     {
-        var executor = new FakeExecutor(new ModelLimits(256, 256, 1, 32)) { Gate = new ManualResetEventSlim(false) };
-        using var engine = new InferenceEngine(executor, new FakeTokenizer(),
-            new EngineOptions { MaxQueueWait = TimeSpan.FromMilliseconds(1) }, NullLogger<InferenceEngine>.Instance);
-        var first = engine.Submit(Request("a", 2), CancellationToken.None);
-        await WaitUntil(() => engine.Snapshot.Running == 1);
-        var waiting = engine.Submit(Request("zzzz", 2), CancellationToken.None);
-        await Task.Delay(20);
-        executor.Gate.Set();
+        var (engine, executor, first, waiting) = await WaitedBehindARunningRequest(TimeSpan.FromHours(1), "zzzz");
+        using var _ = engine;
 
         var error = await Assert.ThrowsAsync<QueueWaitExceededException>(() => EngineOutput.ReadAll(waiting));
-        Assert.Equal(TimeSpan.FromMilliseconds(1), error.Limit);
-        await EngineOutput.ReadAll(first);
-        await WaitUntil(() => engine.Snapshot is { Running: 0, Waiting: 0, ReservedCells: 0 });
+        Assert.Equal(TimeSpan.FromSeconds(2), error.Limit);
+        var (_, finished) = await EngineOutput.ReadAll(first);
+        // The deadline clock decides expiry only: the running request's timings are on the engine's clock, without the hour's jump.
+        Assert.True(finished.Timings.Total < TimeSpan.FromHours(1), $"{finished.Timings.Total} measured on the deadline clock");
+        await WaitUntil(() => engine.Snapshot is { Running: 0, Waiting: 0, ReservedCells: 0 } && engine.QueuedRequests == 0);
         Assert.DoesNotContain(executor.Batches.SelectMany(b => b), t => t.Token == 'z');
+    }
+
+    [Fact]
+    public async Task A_request_that_waits_exactly_the_queue_wait_limit_is_still_served()
+    {
+        var (engine, _, first, waiting) = await WaitedBehindARunningRequest(TimeSpan.FromSeconds(2), "m");
+        using var _ = engine;
+
+        await EngineOutput.ReadAll(first);
+        var (text, finished) = await EngineOutput.ReadAll(waiting);
+        Assert.Equal("bc", text); // the fake model continues the alphabet from the prompt's one position
+        Assert.Equal(FinishReason.Length, finished.Reason);
     }
 
     [Fact]

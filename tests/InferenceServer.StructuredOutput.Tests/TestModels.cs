@@ -4,7 +4,7 @@ using LLama.Native;
 
 namespace InferenceServer.StructuredOutput.Tests;
 
-/// <summary>Both tiny models, loaded once for the whole test run (loading is the slow part).</summary>
+/// <summary>The tiny model the grammars run on, loaded once for the whole test run (loading is the slow part).</summary>
 public sealed class ModelsFixture : IDisposable
 {
     public ModelsFixture()
@@ -15,20 +15,15 @@ public sealed class ModelsFixture : IDisposable
             ContextSize = 512, BatchSize = 512, UBatchSize = 512, Threads = 1, BatchThreads = 1,
         };
         Stories = LLamaWeights.LoadFromFile(StoriesParams);
-        TinyStories = LLamaWeights.LoadFromFile(new ModelParams(TestFixtures.Model("TinyStories-656K-Q8_0.gguf")) { ContextSize = 256 });
     }
 
     /// <summary>stories260K: SentencePiece with byte-fallback tokens, so it can spell any text.</summary>
     public LLamaWeights Stories { get; }
     public ModelParams StoriesParams { get; }
 
-    /// <summary>TinyStories-656K: no byte fallback and no '{', '}', '[', ']' in any token.</summary>
-    public LLamaWeights TinyStories { get; }
-
     public void Dispose()
     {
         Stories.Dispose();
-        TinyStories.Dispose();
     }
 }
 

@@ -1,78 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using InferenceServer.Contracts;
-using InferenceServer.Llama;
-using LLama;
-using LLama.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceServer.Tests;
-
-/// <summary>Which template renders chats: the GGUF's Jinja template, --chat-template FILE or NAME, or the ChatML fallback; bad templates fail at start-up.</summary>
-public sealed class ChatTemplateSelectionTests : IDisposable
-{
-    private readonly LLamaWeights _withTemplate = LLamaWeights.LoadFromFile(new ModelParams(TestFixtures.Model("stories260K-chatml.gguf")));
-    private readonly LLamaWeights _withoutTemplate = LLamaWeights.LoadFromFile(new ModelParams(TestFixtures.Model("stories260K.gguf")));
-
-    private static readonly ChatConversation Hi = new([new JsonObject { ["role"] = "user", ["content"] = "Hi" }], null, AddGenerationPrompt: true);
-
-    [Fact]
-    public void The_models_jinja_template_is_the_default()
-    {
-        var renderer = ChatRenderers.Select(_withTemplate, null, out var fallback);
-        Assert.Null(fallback);
-        Assert.Equal("Jinja template from the model's GGUF metadata", renderer.Name);
-        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", renderer.Render(Hi));
-        Assert.False(renderer.RendersTools);
-    }
-
-    [Fact]
-    public void Without_a_template_chatml_is_the_fallback_and_says_why()
-    {
-        var renderer = ChatRenderers.Select(_withoutTemplate, null, out var fallback);
-        Assert.Contains("no chat template", fallback);
-        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", renderer.Render(Hi));
-    }
-
-    [Fact]
-    public void A_file_or_a_built_in_name_overrides_the_models_template()
-    {
-        var file = ChatRenderers.Select(_withTemplate, ToolServerFixture.TemplatePath, out _);
-        Assert.True(file.RendersTools);
-        Assert.StartsWith("<|im_start|>system\nYou are Qwen", file.Render(Hi));
-
-        var llama3 = ChatRenderers.Select(_withTemplate, "llama3", out _);
-        Assert.Equal("<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", llama3.Render(Hi));
-    }
-
-    [Fact]
-    public void A_template_that_does_not_parse_or_an_unknown_name_is_a_start_up_error()
-    {
-        var broken = Path.GetTempFileName();
-        try
-        {
-            File.WriteAllText(broken, "{% for m in messages %}{{ m.content }");
-            var error = Assert.Throws<ModelLoadException>(() => ChatRenderers.Select(_withTemplate, broken, out _));
-            Assert.Contains("is not valid Jinja", error.Message);
-        }
-        finally
-        {
-            File.Delete(broken);
-        }
-        var unknown = Assert.Throws<ModelLoadException>(() => ChatRenderers.Select(_withTemplate, "no-such-template", out _));
-        Assert.Contains("neither a file nor a chat template name", unknown.Message);
-    }
-
-    public void Dispose()
-    {
-        _withTemplate.Dispose();
-        _withoutTemplate.Dispose();
-    }
-}
 
 /// <summary>A template's raise_exception, or any other failure while rendering, is a 400 with the message; the server keeps serving.</summary>
 public sealed class ChatTemplateErrorTests : IAsyncLifetime

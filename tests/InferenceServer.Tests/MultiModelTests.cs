@@ -257,7 +257,7 @@ public class MemoryBudgetTests(BudgetServerFixture server)
     }
 }
 
-/// <summary>A request waits for its model's load only so long (--model-load-wait), then gets 503 with Retry-After while the load goes on.</summary>
+/// <summary>A request waits for its model's load only so long (--model-load-wait, on the server's clock), then gets 503 with Retry-After while the load goes on.</summary>
 public sealed class ModelLoadWaitTests
 {
     [Fact]
@@ -267,13 +267,18 @@ public sealed class ModelLoadWaitTests
         hub.Add("test-owner/tiny-GGUF", ServerFixture.ModelFile, await File.ReadAllBytesAsync(TestFixtures.Model(ServerFixture.ModelFile)));
         var download = new TaskCompletionSource();
         hub.HoldBodies = download.Task;
+        var clock = new FakeTimeProvider();
         var cache = Directory.CreateTempSubdirectory("hub-cache-").FullName;
         try
         {
             await using var app = ServerApp.Build(
                 ["-m", $"local={TestFixtures.Model("stories260K.gguf")}", "-m", $"hub=hf://test-owner/tiny-GGUF/{ServerFixture.ModelFile},on_demand",
                     "--model-load-wait", "1", "--model-cache", cache, "--port", "0", "-np", "2", "-t", "1"],
-                builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Endpoint.ToString(), ["HF_TOKEN"] = "" }));
+                builder =>
+                {
+                    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Endpoint.ToString(), ["HF_TOKEN"] = "" });
+                    builder.Services.AddSingleton<TimeProvider>(clock);
+                });
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             using var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromMinutes(1) };
@@ -285,7 +290,15 @@ public sealed class ModelLoadWaitTests
             }
             var body = new { model = "hub", prompt = "Once upon a time", max_tokens = 4 };
 
-            using (var waited = await http.PostAsJsonAsync("v1/completions", body))
+            // The download holds the load; the request's wait ends once the server's clock has passed --model-load-wait.
+            var waiting = http.PostAsJsonAsync("v1/completions", body);
+            while (!waiting.IsCompleted)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the request for the loading model was not answered within a minute");
+                clock.Advance(TimeSpan.FromSeconds(1));
+                await Task.WhenAny(waiting, Task.Delay(20));
+            }
+            using (var waited = await waiting)
             {
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, waited.StatusCode);
                 Assert.Equal(TimeSpan.FromSeconds(5), waited.Headers.RetryAfter!.Delta);

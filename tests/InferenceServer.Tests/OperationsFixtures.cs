@@ -2,6 +2,7 @@ using System.Diagnostics;
 using InferenceServer.Engine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using OpenTelemetry.Trace;
 
 namespace InferenceServer.Tests;
@@ -37,19 +38,23 @@ public sealed class EngineGate : IEngineObserver
 }
 
 /// <summary>
-/// One sequence and one waiting place (so the third concurrent request gets 429), a longest queue wait,
-/// an <see cref="EngineGate"/>, and every finished span kept in memory.
+/// One sequence and one waiting place (so the third concurrent request gets 429), a longest queue wait of two seconds
+/// of <see cref="Clock"/>, an <see cref="EngineGate"/>, and every finished span kept in memory.
 /// </summary>
 public class BusyServerFixture : ServerFixture
 {
     public EngineGate Gate { get; } = new();
     public List<Activity> Spans { get; } = [];
 
+    /// <summary>The server's clock: a waiting request passes --max-queue-wait when a test moves it (timings stay on real time).</summary>
+    public FakeTimeProvider Clock { get; } = new();
+
     protected override string[] ExtraArgs => ["-np", "1", "--max-queue", "1", "--max-queue-wait", "2", "--drain-timeout", "60"];
 
     protected override void Configure(WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<IEngineObserver>(Gate);
+        builder.Services.AddSingleton<TimeProvider>(Clock);
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(Spans));
     }
 }

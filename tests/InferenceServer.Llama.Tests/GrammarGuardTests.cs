@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
-using InferenceServer.Llama;
+using InferenceServer.StructuredOutput;
 
-namespace InferenceServer.StructuredOutput.Tests;
+namespace InferenceServer.Llama.Tests;
 
 /// <summary>Each grammar here would crash the process if it reached LLamaSharp's sampler chain.</summary>
-[Collection(ModelsCollection.Name)]
-public sealed class GrammarGuardTests(ModelsFixture models)
+[Collection(TinyModelsCollection.Name)]
+public sealed class GrammarGuardTests(TinyModels models)
 {
     [Theory]
     [InlineData("root ::= \"{\" [a-z")]                  // unterminated class

@@ -1,9 +1,8 @@
 using InferenceServer.Engine;
-using InferenceServer.Llama;
 using InferenceServer.SyntheticModels.Llama;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace InferenceServer.SyntheticModels.Tests;
+namespace InferenceServer.Llama.Tests;
 
 /// <summary>--cache-type-k/-v on a real context: quantised caches decode, take their real size, and shapes they cannot fit are refused before llama.cpp sees them.</summary>
 [Collection(SyntheticModelCollection.Name)]
