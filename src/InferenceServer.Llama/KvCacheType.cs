@@ -41,6 +41,23 @@ public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long Val
     /// <summary>Bytes one KV cell (one token's keys and values in every layer) takes with these types.</summary>
     public long BytesPerCell(KvCacheType keys, KvCacheType values) => Layers * KvHeads * (keys.Bytes(KeyLength) + values.Bytes(ValueLength));
 
+    /// <summary>
+    /// The key type that keeps a sequence's logits the same alone, beside other sequences and in a speculative
+    /// verification batch: q8_0 when the key head length is a multiple of its block and the values are not quantised,
+    /// else f16. See <see cref="Exact"/> for why keys and values must differ.
+    /// </summary>
+    public KvCacheType ExactKeys(KvCacheType values) =>
+        !values.IsQuantized && KeyLength % KvCacheType.Q8_0.BlockLength == 0 ? KvCacheType.Q8_0 : KvCacheType.F16;
+
+    /// <summary>
+    /// Whether llama.cpp's CPU flash attention computes a query the same way in every batch shape. With f16 keys and
+    /// values (f32 is cast to f16 first) it has three paths that sum in different orders: a lone query over a view of
+    /// 512 cells or more (a sequence decoding alone past 256 tokens) is split across threads and merged, large prompt
+    /// batches are tiled, every other batch runs in one pass. Keys and values of different types, or quantised ones,
+    /// always take the one-pass path.
+    /// </summary>
+    public static bool Exact(KvCacheType keys, KvCacheType values) => keys.IsQuantized || values.IsQuantized;
+
     /// <summary>Null when the types fit this shape, else why not (for --cache-type-k/-v).</summary>
     public string? FindProblem(KvCacheType keys, KvCacheType values)
     {

@@ -27,10 +27,14 @@ public sealed record LlamaModelSettings(
     /// <summary>Layers to offload to the GPU; 0 = all on the CPU (the only choice with the CPU backend).</summary>
     public int GpuLayers { get; init; }
 
-    /// <summary>Element types of the KV cache's keys and values (llama-server's --cache-type-k/-v).</summary>
-    public KvCacheType KeyType { get; init; } = KvCacheType.F16;
+    /// <summary>Element types of the KV cache's keys and values (llama-server's --cache-type-k/-v). No key type: the one
+    /// <see cref="KvShape.ExactKeys"/> picks for the model (on the CPU; f16 with layers on a GPU).</summary>
+    public KvCacheType? KeyType { get; init; }
 
     public KvCacheType ValueType { get; init; } = KvCacheType.F16;
+
+    /// <summary>The key type for a model of <paramref name="shape"/>.</summary>
+    public KvCacheType KeysFor(KvShape shape) => KeyType ?? (GpuLayers > 0 ? KvCacheType.F16 : shape.ExactKeys(ValueType));
 
     /// <summary>The context's KV cells for a model trained on <paramref name="trainedContext"/> tokens.</summary>
     public int ContextCellsFor(int trainedContext) => ContextCells > 0 ? ContextCells : Math.Min(trainedContext, 4096) * MaxSequences;
@@ -94,7 +98,6 @@ public sealed class LlamaModel : IDisposable
         // creating a context with more sequence ids than --batch-size (GGML_ASSERT n_outputs_max), so no more.
         var sequenceIds = settings.KvUnified ? Math.Min(MaxSequenceIds, settings.BatchTokens) : settings.MaxSequences;
         var parameters = ContextParameters(settings, settings.ModelPath, sequenceIds);
-        parameters.TypeK = settings.KeyType.Native;
         parameters.TypeV = settings.ValueType.Native;
         // llama.cpp stores a quantised V cache only with flash attention, and fails a decode, not the context, without it.
         parameters.FlashAttention = settings.ValueType.IsQuantized ? true : null;
@@ -103,8 +106,15 @@ public sealed class LlamaModel : IDisposable
         try
         {
             var shape = KvShape.FromMetadata(weights.Metadata);
-            if (shape.FindProblem(settings.KeyType, settings.ValueType) is { } problem)
+            var keyType = settings.KeysFor(shape);
+            if (shape.FindProblem(keyType, settings.ValueType) is { } problem)
                 throw new ModelLoadException($"Cannot serve '{settings.ModelPath}' with this KV cache: {problem}");
+            if (!KvShape.Exact(keyType, settings.ValueType) && settings.Threads > 1 && settings.GpuLayers == 0)
+                logger.LogWarning(
+                    "The KV cache is {KeyType}/{ValueType}: a sequence that decodes alone past 256 cells may get other greedy tokens than beside other sequences or under speculative decoding (llama.cpp splits its attention across threads); {Reason}",
+                    keyType.Name, settings.ValueType.Name,
+                    settings.KeyType is null ? $"no quantised key type fits this model's key head length {shape.KeyLength}" : "--cache-type-k q8_0 keeps it exact");
+            parameters.TypeK = keyType.Native;
             parameters.ContextSize = (uint)settings.ContextCellsFor(weights.ContextSize);
             var context = weights.CreateContext(parameters);
             var limits = new ModelLimits(
@@ -120,13 +130,13 @@ public sealed class LlamaModel : IDisposable
             logger.LogInformation(
                 "Loaded {Model}: {Parameters:N0} parameters, vocabulary {Vocab}, trained context {Trained}, {Cells} KV cells ({KeyType}/{ValueType}, {KvMegabytes:N0} MB) {Layout} up to {Sequences} sequences, chat template {Template}",
                 Path.GetFileName(settings.ModelPath), weights.ParameterCount, weights.NativeHandle.Vocab.Count,
-                weights.ContextSize, limits.ContextCells, settings.KeyType.Name, settings.ValueType.Name,
-                shape.BytesPerCell(settings.KeyType, settings.ValueType) * limits.ContextCells / (1024 * 1024),
+                weights.ContextSize, limits.ContextCells, keyType.Name, settings.ValueType.Name,
+                shape.BytesPerCell(keyType, settings.ValueType) * limits.ContextCells / (1024 * 1024),
                 settings.KvUnified ? "shared by" : "split evenly between", limits.MaxSequences, renderer.Name);
             return new LlamaModel(weights, new LlamaExecutor(context, limits), new LlamaTokenizer(weights), renderer, settings.Threads)
             {
                 _settings = settings,
-                KvBytesPerCell = shape.BytesPerCell(settings.KeyType, settings.ValueType),
+                KvBytesPerCell = shape.BytesPerCell(keyType, settings.ValueType),
             };
         }
         catch

@@ -26,7 +26,8 @@ public static class ModelMemory
         {
             // Only the metadata: after a vocab-only load llama.cpp's per-layer accessors (head counts) abort the process.
             var metadata = weights.Metadata;
-            var bytesPerCell = KvShape.FromMetadata(metadata).BytesPerCell(settings.KeyType, settings.ValueType);
+            var shape = KvShape.FromMetadata(metadata);
+            var bytesPerCell = shape.BytesPerCell(settings.KeysFor(shape), settings.ValueType);
             var trainedContext = metadata.TryGetValue($"{metadata.GetValueOrDefault("general.architecture")}.context_length", out var text)
                 && int.TryParse(text, out var length) ? length : 4096;
             return new FileInfo(settings.ModelPath).Length + bytesPerCell * settings.ContextCellsFor(trainedContext);

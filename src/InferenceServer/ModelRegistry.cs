@@ -178,7 +178,7 @@ internal sealed class ModelRegistry : BackgroundService
                 KvUnified: _options.KvUnified, ChatTemplate: spec.ChatTemplate)
             {
                 GpuLayers = _options.GpuLayers,
-                KeyType = KvCacheType.Parse(_options.CacheTypeK)!,
+                KeyType = _options.CacheTypeK == ServerOptions.ExactKeys ? null : KvCacheType.Parse(_options.CacheTypeK)!,
                 ValueType = KvCacheType.Parse(_options.CacheTypeV)!,
             };
             var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;

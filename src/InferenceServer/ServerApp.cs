@@ -228,8 +228,10 @@ public static class ServerApp
         if (options.MaxPromptTokens < 0 || options.MaxCompletionTokens < 0) throw new ArgumentException("--max-prompt-tokens and --max-completion-tokens must not be negative.");
         if (options.LogFormat is not ("text" or "json")) throw new ArgumentException($"--log-format {options.LogFormat} must be text or json.");
         if (options.GpuLayers < 0) throw new ArgumentException($"--n-gpu-layers {options.GpuLayers} must not be negative.");
-        foreach (var (flag, type) in new[] { ("--cache-type-k", options.CacheTypeK), ("--cache-type-v", options.CacheTypeV) })
-            if (Llama.KvCacheType.Parse(type) is null)
-                throw new ArgumentException($"{flag} {type} is not a KV cache type: use one of {string.Join(", ", Llama.KvCacheType.All.Select(t => t.Name))}.");
+        var types = string.Join(", ", Llama.KvCacheType.All.Select(t => t.Name));
+        if (options.CacheTypeK != ServerOptions.ExactKeys && Llama.KvCacheType.Parse(options.CacheTypeK) is null)
+            throw new ArgumentException($"--cache-type-k {options.CacheTypeK} is not a KV cache type: use {ServerOptions.ExactKeys} or one of {types}.");
+        if (Llama.KvCacheType.Parse(options.CacheTypeV) is null)
+            throw new ArgumentException($"--cache-type-v {options.CacheTypeV} is not a KV cache type: use one of {types}.");
     }
 }

@@ -55,8 +55,11 @@ public sealed class ServerOptions
     /// <summary>Most tokens llama.cpp computes in one pass; larger batches are split.</summary>
     public int MicroBatchSize { get; set; } = 512;
 
-    /// <summary>KV cache element type for keys (f32, f16, q8_0, q4_0), as llama-server's --cache-type-k.</summary>
-    public string CacheTypeK { get; set; } = "f16";
+    /// <summary>The --cache-type-k value that picks the key type keeping output exact for each model.</summary>
+    public const string ExactKeys = "auto";
+
+    /// <summary>KV cache element type for keys (auto, f32, f16, q8_0, q4_0), as llama-server's --cache-type-k.</summary>
+    public string CacheTypeK { get; set; } = ExactKeys;
 
     /// <summary>KV cache element type for values (f32, f16, q8_0, q4_0), as llama-server's --cache-type-v.</summary>
     public string CacheTypeV { get; set; } = "f16";
