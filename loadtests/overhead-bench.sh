@@ -5,6 +5,8 @@
 # 1 and 16 streams, TinyStories-656K at 16 streams, and the time to first token of a 16-word prompt on an idle
 # server. With LLAMA_SERVER=/path/to/llama-server, llama.cpp's own server is measured the same way in the same run;
 # with BASELINE=COMMIT, this server as built from that commit (before/after in one run).
+# Every server here keeps f16 keys and values (-ctk f16), as the engine-only loop and llama-server do, so the rows
+# measure the server's overhead alone; what the default q8_0 keys cost is kv-cache-bench.sh's to measure.
 # Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 4 minutes).
 # Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] bash loadtests/overhead-bench.sh [--quick]
 #   --quick: a few requests per row, to check the script (its figures mean little)
@@ -33,7 +35,7 @@ cleanup() { stop_server; [ -z "$baseline_dir" ] || git worktree remove --force "
 trap cleanup EXIT
 
 start_ours() { # model [dll]
-  start_server_cmd "$out/server.log" dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads"
+  start_server_cmd "$out/server.log" dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads" -ctk f16
 }
 loadgen() { # name, flags...
   local name=$1; shift
@@ -66,7 +68,7 @@ server_rows ours
 decode_rows ours
 curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
 stop_server
-start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
+start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" -ctk f16 --no-prefix-cache
 loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
 stop_server
 start_ours "$tiny"
