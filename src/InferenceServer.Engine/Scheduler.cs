@@ -57,9 +57,10 @@ internal sealed class Scheduler
     private const int SharedPrefillWorthWaiting = 32;
 
     /// <summary>
-    /// The longest prompt chunk of one sequence in one decode when sequences have their own streams: 64 or more
-    /// queries take ggml's tiled attention kernel, whose rounding depends on where the chunk starts; below that,
-    /// chunk boundaries (and so load and cache hits) cannot change a logit (docs/determinism.md).
+    /// The longest prompt chunk of one sequence in one decode when sequences have their own streams and attention
+    /// is not batch-invariant (f16 keys and values): 64 or more queries take ggml's tiled attention kernel, whose
+    /// rounding depends on where the chunk starts; below that, chunk boundaries (and so load and cache hits) cannot
+    /// change a logit (docs/determinism.md).
     /// </summary>
     internal const int LargestUntiledChunk = 63;
 
@@ -67,6 +68,8 @@ internal sealed class Scheduler
     private readonly IKvCacheOperations _kv;
     private readonly PrefixCache? _cache;
     private readonly int _maxPrefillChunk;
+    /// <summary>A prompt's last token goes with its chunk instead of in a step of its own (batch-invariant attention, own streams).</summary>
+    private readonly bool _lastTokenWithChunk;
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _admitted = new();
     private readonly List<SequenceSlot> _freeSlots = new();
@@ -85,7 +88,8 @@ internal sealed class Scheduler
     {
         _limits = limits;
         _kv = kv;
-        _maxPrefillChunk = limits.StreamPerSequence ? Math.Min(maxPrefillChunk, LargestUntiledChunk) : maxPrefillChunk;
+        _maxPrefillChunk = limits.StreamPerSequence && !limits.BatchInvariantAttention ? Math.Min(maxPrefillChunk, LargestUntiledChunk) : maxPrefillChunk;
+        _lastTokenWithChunk = limits.StreamPerSequence && limits.BatchInvariantAttention;
         for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Add(new SequenceSlot(slot));
         if (prefixCaching && limits.StreamPerSequence)
             _resident = Enumerable.Repeat(ResidentPrefix.Empty, limits.MaxSequences).ToArray();
@@ -152,17 +156,18 @@ internal sealed class Scheduler
         {
             for (var i = 0; i < _freeSlots.Count; i++)
             {
-                var shared = _resident![_freeSlots[i].Value].SharedWith(key, reusable);
-                if (shared > kept && WorthTakingOver(shared, reusable.Length)) (chosen, kept) = (i, shared);
+                var resident = _resident![_freeSlots[i].Value];
+                var shared = resident.SharedWith(key, reusable);
+                if (shared > kept && WorthTakingOver(shared, reusable.Length, resident.Tokens.Length)) (chosen, kept) = (i, shared);
             }
             foreach (var running in _admitted)
             {
                 if (running.Request.PrefixCacheKey != key) continue;
                 var shared = PrefixCache.CommonPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(running.FedTokens), reusable);
-                if (shared > kept && WorthTakingOver(shared, reusable.Length)) (copyFrom, kept) = (running, shared);
+                if (shared > kept && WorthTakingOver(shared, reusable.Length, int.MaxValue)) (copyFrom, kept) = (running, shared);
             }
             var prefilling = LongestRunningPrefill(sequence);
-            if (WorthTakingOver(prefilling, reusable.Length) && kept + WorthWaiting(sequence) <= prefilling) return false;
+            if (WorthTakingOver(prefilling, reusable.Length, int.MaxValue) && kept + WorthWaiting(sequence) <= prefilling) return false;
         }
 
         if (copyFrom is not null)
@@ -209,10 +214,12 @@ internal sealed class Scheduler
 
     /// <summary>
     /// Whether sharing <paramref name="shared"/> of a prompt's reusable tokens is worth overwriting another slot's
-    /// resident conversation (or copying a whole stream) for: half the prompt, or a full prefill chunk. A few
+    /// resident conversation (holding <paramref name="held"/> tokens; a running stream to copy counts as holding everything) for: half the prompt, a
+    /// full prefill chunk, or most of what the slot holds (little of it is lost: a short chat's next turn). A few
     /// shared tokens (a BOS, a chat template's opening) save nothing and would evict what a later turn needs.
     /// </summary>
-    private static bool WorthTakingOver(int shared, int reusable) => shared * 2 >= reusable || shared > LargestUntiledChunk;
+    private static bool WorthTakingOver(int shared, int reusable, int held) =>
+        shared > 0 && (shared * 2 >= reusable || shared > LargestUntiledChunk || shared * 2 >= held);
 
     /// <summary>Admission into the one pool of cells all sequences share: the prefix cache's tree, within the cell budget.</summary>
     private bool TryAdmitToSharedCells(Sequence sequence)
@@ -281,8 +288,8 @@ internal sealed class Scheduler
         if (group is null) return new StepPlan(batch, samples, prefilled, promptRows, AdapterSet.Base);
         _groupServedAt[group] = ++_steps;
 
-        // A prompt's last token is fed like a generated one, in a step of its own after the rest of the
-        // prompt: its logits then come from the same kernel whether the prefix was computed or cached.
+        // Unless attention is batch-invariant, a prompt's last token is fed like a generated one, in a step of its
+        // own after the rest of the prompt: its logits then come from the same kernel whether the prefix was computed or cached.
         var draftBudget = _limits.BatchTokens - _admitted.Count(s => s.Request.Adapters.Equals(group) &&
             (s.Status == SequenceStatus.Decoding || s.Status == SequenceStatus.Prefilling && s.PromptCursor == s.PromptLength - 1));
         foreach (var sequence in _admitted)
@@ -316,15 +323,25 @@ internal sealed class Scheduler
             if (sequence.Status != SequenceStatus.Prefilling || !sequence.Request.Adapters.Equals(group)) continue;
 
             var prompt = sequence.Request.PromptTokens;
-            var chunk = Math.Min(Math.Min(prompt.Length - 1 - sequence.PromptCursor, budget), _maxPrefillChunk);
+            var end = _lastTokenWithChunk ? prompt.Length : prompt.Length - 1;
+            var chunk = Math.Min(Math.Min(end - sequence.PromptCursor, budget), _maxPrefillChunk);
             if (chunk <= 0) continue;
             var scored = sequence.Request.PromptLogprobs;
             for (var i = 0; i < chunk; i++)
             {
                 var token = prompt[sequence.PromptCursor++];
                 sequence.FedTokens.Add(token);
-                if (scored) promptRows.Add((sequence, batch.Count));
-                batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: scored));
+                var last = sequence.PromptCursor == prompt.Length;
+                if (last)
+                {
+                    samples.Add((sequence, batch.Count));
+                    sequence.Status = SequenceStatus.Decoding;
+                }
+                else if (scored)
+                {
+                    promptRows.Add((sequence, batch.Count));
+                }
+                batch.Add(new BatchToken(token, sequence.NextPosition++, sequence.Slot, WantLogits: scored || last));
             }
             prefilled.Add(sequence);
         }

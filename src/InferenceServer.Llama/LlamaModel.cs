@@ -123,7 +123,8 @@ public sealed class LlamaModel : IDisposable
                 MaxSequences: settings.MaxSequences,
                 BatchTokens: settings.BatchTokens,
                 SequenceIds: sequenceIds,
-                SequenceCapacity: settings.KvUnified ? null : (int)context.ContextSize / settings.MaxSequences);
+                SequenceCapacity: settings.KvUnified ? null : (int)context.ContextSize / settings.MaxSequences,
+                BatchInvariantAttention: KvShape.Exact(keyType, settings.ValueType) && settings.GpuLayers == 0);
             var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);

@@ -86,6 +86,42 @@ public class StreamPerSequenceCacheTests
     }
 
     [Fact]
+    public async Task With_batch_invariant_attention_a_prompt_goes_in_one_chunk_with_its_last_token_and_gives_the_same_text()
+    {
+        var longPrompt = Enumerable.Range(0, 300).Select(i => 'a' + i % 26).ToArray();
+        var chunkedExecutor = new FakeExecutor(Limits());
+        using var chunkedEngine = NewEngine(chunkedExecutor, caching: false);
+        var chunked = await Run(chunkedEngine, Request("chunked", longPrompt, 6));
+        var executor = new FakeExecutor(Limits() with { BatchInvariantAttention = true });
+        using var engine = NewEngine(executor, caching: false);
+        var whole = await Run(engine, Request("whole", longPrompt, 6));
+
+        Assert.Equal(chunked.Text, whole.Text);
+        Assert.Equal(chunked.Finished.CompletionTokens, whole.Finished.CompletionTokens);
+        // The whole prompt in the first decode, logits wanted for its last token only, where chunks of 63 took
+        // five decodes and the last token a sixth.
+        Assert.Equal(Enumerable.Range(0, 300), executor.Batches[0].Select(t => t.Position));
+        Assert.Equal([299], executor.Batches[0].Where(t => t.WantLogits).Select(t => t.Position));
+        Assert.Equal(chunkedExecutor.Batches.Count - 5, executor.Batches.Count);
+    }
+
+    [Fact]
+    public async Task A_short_chat_continues_in_its_own_slot_when_it_shares_most_of_what_the_slot_holds()
+    {
+        var executor = new FakeExecutor(Limits());
+        using var engine = NewEngine(executor);
+        var turn1 = Enumerable.Range(0, 20).Select(i => 'a' + i % 26).ToArray();
+        var (answer, _) = await Run(engine, Request("t1", turn1, 16));
+        var slot = executor.Batches[^1][0].Slot;
+        // Shares turn 1 and part of its answer (30 tokens): under half of the new prompt, but most of what the slot holds.
+        var turn2 = WithSuffix(WithSuffix(turn1, answer[..10]), new string('n', 40));
+        var (_, finished) = await Run(engine, Request("t2", turn2, 4));
+
+        Assert.Equal(30, finished.CachedPromptTokens);
+        Assert.Equal(slot, executor.Batches[^1][0].Slot);
+    }
+
+    [Fact]
     public async Task A_new_request_takes_the_slot_sharing_most_of_its_prompt_else_the_least_recently_used()
     {
         var executor = new FakeExecutor(Limits(slots: 2));
