@@ -5,8 +5,10 @@
 # 1 and 16 streams, TinyStories-656K at 16 streams, and the time to first token of a 16-word prompt on an idle
 # server. With LLAMA_SERVER=/path/to/llama-server, llama.cpp's own server is measured the same way in the same run;
 # with BASELINE=COMMIT, this server as built from that commit (before/after in one run).
-# Every server here keeps f16 keys and values (-ctk f16), as the engine-only loop and llama-server do, so the rows
-# measure the server's overhead alone; what the default q8_0 keys cost is kv-cache-bench.sh's to measure.
+# Every row uses the server's default KV types for the model (--cache-type-k auto: q8_0 keys and f16 values for the
+# 125M model, whose key heads are 64 long; f16/f16 for TinyStories, whose are 16): the engine-only loop and
+# llama-server are given the same, so the rows measure the server's overhead alone (f16 against the rest:
+# kv-cache-bench.sh).
 # Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 4 minutes).
 # Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] bash loadtests/overhead-bench.sh [--quick]
 #   --quick: a few requests per row, to check the script (its figures mean little)
@@ -35,7 +37,7 @@ cleanup() { stop_server; [ -z "$baseline_dir" ] || git worktree remove --force "
 trap cleanup EXIT
 
 start_ours() { # model [dll]
-  start_server_cmd "$out/server.log" dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads" -ctk f16
+  start_server_cmd "$out/server.log" dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads"
 }
 loadgen() { # name, flags...
   local name=$1; shift
@@ -60,7 +62,7 @@ tinystories_row() { # prefix
 }
 
 echo "== engine-only ceiling"
-dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" | tee "$out/ceiling-synthetic125m.txt"
+dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" --cache-type-k q8_0 | tee "$out/ceiling-synthetic125m.txt"
 dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" | tee "$out/ceiling-tinystories.txt"
 
 start_ours "$synthetic"
@@ -68,7 +70,7 @@ server_rows ours
 decode_rows ours
 curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
 stop_server
-start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" -ctk f16 --no-prefix-cache
+start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
 loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
 stop_server
 start_ours "$tiny"
@@ -87,7 +89,7 @@ if [ -n "$baseline_dir" ]; then
 fi
 
 if [ -n "${LLAMA_SERVER:-}" ]; then
-  start_server_cmd "$out/llama-server.log" "$LLAMA_SERVER" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads"
+  start_server_cmd "$out/llama-server.log" "$LLAMA_SERVER" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" -ctk q8_0
   server_rows llama-server
   stop_server
 fi

@@ -20,6 +20,7 @@ const string Usage = """
                       [--ctx N] [--vocab vocab.gguf] [--threads N]
     synthmodel lora   --base model.gguf -o adapter.gguf [--rank 8] [--alpha 16] [--targets attn_q,attn_v] [--seed 1] [--std 0.02]
     synthmodel bench  --model model.gguf [--streams 1,16] [--tokens 64] [--threads 2] [--lora adapter.gguf] [--lora-scale 1]
+                      [--cache-type-k f16] [--cache-type-v f16]
     synthmodel shapes                 list the named shapes with parameter counts
     synthmodel inspect file.gguf      print a GGUF's metadata and tensors
 
@@ -107,6 +108,11 @@ internal static class Commands
         return 0;
     }
 
+    private static KvCacheType KvType(CommandLine line, string option) =>
+        line.String(option) is { } name
+            ? KvCacheType.Parse(name) ?? throw new ArgumentException($"--{option} {name}: use one of {string.Join(", ", KvCacheType.All.Select(t => t.Name))}.")
+            : KvCacheType.F16;
+
     public static int Bench(CommandLine line)
     {
         var modelPath = line.RequiredString("model");
@@ -115,6 +121,8 @@ internal static class Commands
         var threads = line.Int("threads") ?? 2;
         var loraPath = line.String("lora");
         var loraScale = line.Float("lora-scale") ?? 1f;
+        var keyType = KvType(line, "cache-type-k");
+        var valueType = KvType(line, "cache-type-v");
         line.RejectUnknown();
 
         QuietNativeLog();
@@ -127,6 +135,9 @@ internal static class Commands
             UBatchSize = 512,
             Threads = threads,
             BatchThreads = threads,
+            TypeK = keyType.Native,
+            TypeV = valueType.Native,
+            FlashAttention = valueType.IsQuantized ? true : null,
         };
         using var weights = LLamaWeights.LoadFromFile(parameters);
         using var context = weights.CreateContext(parameters);
