@@ -49,9 +49,8 @@ internal sealed class ModelRegistry : BackgroundService
     private readonly ServerOptions _options;
     private readonly IConfiguration _configuration;
     private readonly IHostApplicationLifetime _lifetime;
-    private readonly ILoggerFactory _loggers;
     private readonly InferenceTelemetry _telemetry;
-    private readonly IEngineObserver[] _observers;
+    private readonly ModelLoader _loader;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
     // Replaced whole (never changed in place) once, when the demo model stands in for an unreachable default model.
@@ -63,7 +62,6 @@ internal sealed class ModelRegistry : BackgroundService
     // Never disposed: a load that starts as the server stops may still read its token.
     private readonly CancellationTokenSource _stopping = new();
     private long _releasingBytes;
-    private int _libraryLogged;
     private bool _disposed;
     private volatile bool _started;
 
@@ -74,9 +72,8 @@ internal sealed class ModelRegistry : BackgroundService
         _options = options.Value;
         _configuration = configuration;
         _lifetime = lifetime;
-        _loggers = loggers;
         _telemetry = telemetry;
-        _observers = observers.ToArray();
+        _loader = new ModelLoader(_options, configuration, loggers, telemetry, observers.ToArray(), clock, CreatedUnixSeconds);
         _logger = loggers.CreateLogger<ModelRegistry>();
         _specs = ModelSpec.From(_options);
         _slots = _specs.ToDictionary(spec => spec.Id, spec => new ModelSlot(spec));
@@ -172,42 +169,16 @@ internal sealed class ModelRegistry : BackgroundService
         LoadedModel? loaded = null;
         try
         {
-            var path = await ModelSource.ResolveAsync(spec, _options.ModelCache, _configuration, _logger, _stopping.Token);
-            var threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
-            var settings = new LlamaModelSettings(path, spec.ContextSize, spec.Parallel, _options.BatchSize, _options.MicroBatchSize, threads,
-                KvUnified: _options.KvUnified, ChatTemplate: spec.ChatTemplate)
-            {
-                GpuLayers = _options.GpuLayers,
-                KeyType = _options.CacheTypeK == ServerOptions.ExactKeys ? null : KvCacheType.Parse(_options.CacheTypeK)!,
-                ValueType = KvCacheType.Parse(_options.CacheTypeV)!,
-            };
-            var reserved = _budgetBytes is { } budget ? MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget) : 0;
-            var llama = LlamaModel.Load(settings, _loggers.CreateLogger("InferenceServer.Llama"));
-            if (spec.Id == Specs[0].Id)
-            {
-                LoadStartupAdapters(llama);
-                await LoadDraftModelAsync(spec, llama);
-            }
-            ReloadRuntimeAdapters(slot, llama);
-            if (Interlocked.Exchange(ref _libraryLogged, 1) == 0)
-                _logger.LogInformation("llama.cpp library {Library}; {SystemInfo}", NativeLibraries.LoadedLlamaPath() ?? "(path unknown)", NativeLibraries.SystemInfo());
-            var engine = new InferenceEngine(llama.Executor, llama.Tokenizer,
-                new EngineOptions
-                {
-                    MaxQueuedRequests = _options.MaxQueue,
-                    PrefixCaching = !_options.NoPrefixCache,
-                    MaxQueueWait = _options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(_options.MaxQueueWaitSeconds) : null,
-                    Speculation = _options.ToSpeculationOptions(llama.DraftModel),
-                },
-                _loggers.CreateLogger<InferenceEngine>(), new EngineObservers([_telemetry.ObserverFor(spec.Id), .. _observers]), deadlineClock: _clock);
-            loaded = new LoadedModel(new ServedModel(spec.Id, CreatedUnixSeconds, engine, llama.Tokenizer, llama.ChatRenderer, llama.Embeddings, llama.Grammars, llama.Adapters), llama, reserved);
+            var settings = await _loader.SettingsAsync(spec, _stopping.Token);
+            if (_budgetBytes is { } budget) MakeRoom(slot, ModelMemory.EstimateBytes(settings), budget);
+            loaded = await _loader.LoadAsync(spec, settings, isDefaultModel: spec.Id == Specs[0].Id, () => RememberedAdapters(slot), name => ForgetAdapter(spec.Id, name), _stopping.Token);
             lock (_lock)
             {
                 if (!_disposed)
                 {
                     slot.Loaded = loaded;
                     slot.LastUsed = _clock.GetTimestamp();
-                    _telemetry.AddEngine(spec.Id, engine, llama.KvBytesPerCell);
+                    _telemetry.AddEngine(spec.Id, loaded.Served.Engine, loaded.Llama.KvBytesPerCell);
                     loaded = null;
                 }
             }
@@ -223,51 +194,15 @@ internal sealed class ModelRegistry : BackgroundService
         }
     }
 
-    /// <summary>
-    /// The --lora adapters, loaded into the first configured model (with every load of it: an unloaded model comes
-    /// back with them, as with adapters loaded at run time through /v1/adapters). One that cannot be used fails the
-    /// load like a bad model file. Disposes the model then.
-    /// </summary>
-    private void LoadStartupAdapters(LlamaModel llama)
-    {
-        try
-        {
-            foreach (var entry in _options.Lora)
-            {
-                var (name, path, scale) = LoraSpec.Parse(entry);
-                llama.Adapters.Load(name, path, scale);
-                _logger.LogInformation("LoRA adapter {Name} loaded from {Path} (default scale {Scale})", name, path, scale);
-            }
-        }
-        catch (Exception ex) when (ex is ModelLoadException or ArgumentException)
-        {
-            llama.Dispose();
-            throw ex as ModelLoadException ?? new ModelLoadException($"--lora: {ex.Message}", ex);
-        }
-    }
-
-    /// <summary>Loads --draft-model for the first model (downloading an hf:// one first); on failure the model is unloaded and the error names the draft model.</summary>
-    private async Task LoadDraftModelAsync(ModelSpec spec, LlamaModel llama)
-    {
-        if (string.IsNullOrWhiteSpace(_options.DraftModel)) return;
-        try
-        {
-            var hub = HubFile.IsHubReference(_options.DraftModel) ? HubFile.Parse(_options.DraftModel) : null;
-            var path = await ModelSource.ResolveAsync(spec with { LocalPath = hub is null ? _options.DraftModel : null, Hub = hub },
-                _options.ModelCache, _configuration, _logger, _stopping.Token);
-            llama.LoadDraftModel(path, _options.DraftMinP, _loggers.CreateLogger("InferenceServer.Llama"));
-        }
-        catch
-        {
-            llama.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>Remembers an adapter loaded at run time (POST /v1/adapters), so that the model comes back with it after an unload.</summary>
     public void RememberAdapter(string modelId, string name, string path, float scale)
     {
         lock (_lock) _slots[modelId].RuntimeAdapters[name] = (path, scale);
+    }
+
+    private List<KeyValuePair<string, (string Path, float Scale)>> RememberedAdapters(ModelSlot slot)
+    {
+        lock (_lock) return slot.RuntimeAdapters.ToList();
     }
 
     /// <summary>Forgets an adapter unloaded at run time (DELETE /v1/adapters), of one model or, with no id, of every model; true if one was remembered.</summary>
@@ -278,25 +213,6 @@ internal sealed class ModelRegistry : BackgroundService
             var forgotten = false;
             foreach (var slot in modelId is null ? _slots.Values.ToList() : [_slots[modelId]]) forgotten |= slot.RuntimeAdapters.Remove(name);
             return forgotten;
-        }
-    }
-
-    /// <summary>Loads again the adapters loaded at run time before the model was unloaded. One that fails now (its file changed) is logged and forgotten.</summary>
-    private void ReloadRuntimeAdapters(ModelSlot slot, LlamaModel llama)
-    {
-        List<KeyValuePair<string, (string Path, float Scale)>> remembered;
-        lock (_lock) remembered = slot.RuntimeAdapters.ToList();
-        foreach (var (name, (path, scale)) in remembered)
-        {
-            try
-            {
-                llama.Adapters.Load(name, path, scale);
-            }
-            catch (Exception ex) when (ex is ModelLoadException or ArgumentException)
-            {
-                _logger.LogWarning("LoRA adapter {Name} ({Path}) loaded at run time could not be loaded again with model {ModelId}: {Reason}", name, path, slot.Spec.Id, ex.Message);
-                ForgetAdapter(slot.Spec.Id, name);
-            }
         }
     }
 
@@ -311,9 +227,9 @@ internal sealed class ModelRegistry : BackgroundService
     /// Reserves a model's estimated bytes, unloading least recently used idle models until they fit the budget.
     /// Throws <see cref="ModelLoadException"/> when they cannot fit even then.
     /// </summary>
-    private long MakeRoom(ModelSlot slot, long bytes, long budget)
+    private void MakeRoom(ModelSlot slot, long bytes, long budget)
     {
-        List<LoadedModel> evicted;
+        List<Detached> evicted;
         lock (_lock)
         {
             if (bytes > budget)
@@ -329,7 +245,6 @@ internal sealed class ModelRegistry : BackgroundService
             slot.Reserved = bytes;
         }
         foreach (var model in evicted) Unload(model, $"to make room for {slot.Spec.Id}");
-        return bytes;
     }
 
     /// <summary>Loaded and neither leased nor awaited: the budget may unload it.</summary>
@@ -338,27 +253,27 @@ internal sealed class ModelRegistry : BackgroundService
     private static long Megabytes(long bytes) => (bytes + (1 << 20) - 1) >> 20;
 
     /// <summary>Takes a loaded model out of service (under the lock): no new lease can reach it, its bytes count until it is disposed.</summary>
-    private LoadedModel Detach(ModelSlot slot)
+    private Detached Detach(ModelSlot slot)
     {
-        var loaded = slot.Loaded!;
+        var detached = new Detached(slot.Loaded!, slot.Reserved);
         slot.Loaded = null;
         _releasingBytes += slot.Reserved;
         slot.Reserved = 0;
         _telemetry.RemoveEngine(slot.Spec.Id);
-        return loaded;
+        return detached;
     }
 
-    private void Unload(LoadedModel model, string reason)
+    private void Unload(Detached detached, string reason)
     {
-        model.Dispose();
-        lock (_lock) _releasingBytes -= model.Reserved;
-        _logger.LogInformation("Model {ModelId} unloaded {Reason}", model.Served.Id, reason);
+        detached.Model.Dispose();
+        lock (_lock) _releasingBytes -= detached.Reserved;
+        _logger.LogInformation("Model {ModelId} unloaded {Reason}", detached.Model.Served.Id, reason);
     }
 
     /// <summary>Unloads every loaded model whose keep_alive has passed since its last lease ended: the sweep that runs every second (tests call it after moving the clock).</summary>
     internal void UnloadIdle()
     {
-        List<LoadedModel> idle = [];
+        List<Detached> idle = [];
         lock (_lock)
         {
             foreach (var slot in _slots.Values)
@@ -427,7 +342,7 @@ internal sealed class ModelRegistry : BackgroundService
     // Registered as a singleton and, through a factory, as a hosted service: the container disposes it twice.
     public override void Dispose()
     {
-        List<LoadedModel> loaded;
+        List<Detached> loaded;
         lock (_lock)
         {
             if (_disposed) return;
@@ -435,7 +350,7 @@ internal sealed class ModelRegistry : BackgroundService
             loaded = _slots.Values.Where(s => s.Loaded is not null).Select(Detach).ToList();
         }
         _stopping.Cancel();
-        foreach (var model in loaded) model.Dispose();
+        foreach (var detached in loaded) detached.Model.Dispose();
         base.Dispose();
     }
 
@@ -458,12 +373,6 @@ internal sealed class ModelRegistry : BackgroundService
         public Dictionary<string, (string Path, float Scale)> RuntimeAdapters { get; } = [];
     }
 
-    private sealed record LoadedModel(ServedModel Served, LlamaModel Llama, long Reserved) : IDisposable
-    {
-        public void Dispose()
-        {
-            Served.Engine.Dispose();
-            Llama.Dispose();
-        }
-    }
+    /// <summary>A model taken out of service, with the bytes it still holds of the budget until it is disposed.</summary>
+    private sealed record Detached(LoadedModel Model, long Reserved);
 }

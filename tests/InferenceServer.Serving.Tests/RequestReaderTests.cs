@@ -91,4 +91,26 @@ public sealed class RequestReaderTests
             RequestReader.Within("messages[2].content[0]", () => new RequestReader(new JsonObject()).RequiredString("text"))));
         Assert.Equal("messages[2].content[0].text", nested.Param);
     }
+
+    [Theory]
+    [InlineData("""{"name": "get_weather-2"}""", null)]
+    [InlineData("""{"name": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}""", null)]
+    [InlineData("""{}""", "missing_required_parameter")]
+    [InlineData("""{"name": 3}""", "invalid_type")]
+    [InlineData("""{"name": ""}""", "invalid_value")]
+    [InlineData("""{"name": "bad name!"}""", "invalid_value")]
+    [InlineData("""{"name": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}""", "invalid_value")]
+    [InlineData("""{"name": "caf\u00e9"}""", "invalid_value")]
+    public void A_name_is_1_to_64_letters_digits_underscores_or_dashes_as_openai_requires(string json, string? code)
+    {
+        var reader = Reader(json);
+        if (code is null)
+        {
+            Assert.Equal(reader.Get("name")!.GetValue<string>(), reader.RequiredName("name"));
+            return;
+        }
+        var error = ErrorOf(() => RequestReader.Within("response_format.json_schema", () => reader.RequiredName("name")));
+        Assert.Equal(("response_format.json_schema.name", code), (error.Param, error.Code));
+        Assert.Contains("'response_format.json_schema.name'", error.Message);
+    }
 }

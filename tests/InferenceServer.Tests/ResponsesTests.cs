@@ -173,6 +173,9 @@ public class ResponsesTests(ToolServerFixture server)
     [InlineData("""{"input": "Hi", "tools": [{"type": "function", "name": "bad name"}]}""", 400, "tools[0].name")]
     [InlineData("""{"input": "Hi", "text": {"format": {"type": "xml"}}}""", 400, "text.format.type")]
     [InlineData("""{"input": "Hi", "text": {"format": {"type": "json_schema", "name": "x"}}}""", 400, "text.format.schema")]
+    [InlineData("""{"input": "Hi", "text": {"format": {"type": "json_schema", "schema": {"type": "object"}}}}""", 400, "text.format.name")]
+    [InlineData("""{"input": "Hi", "text": {"format": {"type": "json_schema", "name": "bad name!", "schema": {"type": "object"}}}}""", 400, "text.format.name")]
+    [InlineData("""{"input": "Hi", "reasoning": {"summary": "brief"}}""", 400, "reasoning.summary")]
     [InlineData("""{"input": "Hi", "max_output_tokens": 0}""", 400, "max_output_tokens")]
     [InlineData("""{"input": "Hi", "temperature": 3}""", 400, "temperature")]
     [InlineData("""{"input": "Hi", "top_logprobs": 21}""", 400, "top_logprobs")]
@@ -190,6 +193,59 @@ public class ResponsesTests(ToolServerFixture server)
         Assert.Equal(param, (string?)error["param"]);
         Assert.False(string.IsNullOrEmpty((string?)error["message"]));
         Assert.NotNull((string?)error["code"]);
+        // Errors the chat readers raise are renamed: a message never sends the client to chat's parameters.
+        Assert.DoesNotContain("response_format", (string)error["message"]!);
+        Assert.DoesNotContain(".function.", (string)error["message"]!);
+    }
+
+    [Fact]
+    public async Task A_json_schema_format_without_a_name_is_refused_as_at_openai()
+    {
+        var body = new JsonObject
+        {
+            ["model"] = ToolServerFixture.ModelId,
+            ["input"] = "Hi",
+            ["text"] = new JsonObject { ["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = new JsonObject { ["type"] = "object" } } },
+        };
+        using var response = await server.Http.PostAsync("v1/responses", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        var error = (await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!;
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(("text.format.name", "missing_required_parameter"), ((string?)error["param"], (string?)error["code"]));
+        Assert.Contains("'text.format.name'", (string)error["message"]!);
+    }
+
+    [Fact]
+    public async Task A_bad_text_format_type_is_named_as_the_responses_parameter()
+    {
+        var body = new JsonObject { ["model"] = ToolServerFixture.ModelId, ["input"] = "Hi", ["text"] = new JsonObject { ["format"] = new JsonObject { ["type"] = "xml" } } };
+        using var response = await server.Http.PostAsync("v1/responses", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        var message = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["message"]!;
+        Assert.Contains("'text.format.type'", message);
+        Assert.Contains("'xml'", message);
+    }
+
+    [Theory]
+    [InlineData("low", "detailed")]
+    [InlineData(null, "concise")]
+    [InlineData("high", null)]
+    public async Task The_reasoning_settings_sent_are_echoed_in_the_response_and_when_read_back(string? effort, string? summary)
+    {
+        var body = new JsonObject
+        {
+            ["model"] = ToolServerFixture.ModelId,
+            ["input"] = "Hi",
+            ["max_output_tokens"] = 2,
+            ["reasoning"] = new JsonObject { ["effort"] = effort, ["summary"] = summary },
+        };
+        using var created = await server.Http.PostAsync("v1/responses", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var response = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
+        var stored = (await server.Http.GetFromJsonAsync<JsonObject>($"v1/responses/{(string)response["id"]!}"))!;
+        foreach (var echoed in new[] { response, stored })
+        {
+            Assert.Equal(effort, (string?)echoed["reasoning"]!["effort"]);
+            Assert.Equal(summary, (string?)echoed["reasoning"]!["summary"]);
+        }
     }
 
     [Fact]

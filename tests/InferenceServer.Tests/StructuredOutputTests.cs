@@ -69,6 +69,8 @@ public class StructuredOutputTests(ToolServerFixture server)
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"not":{"type":"string"}}}}}""", "response_format.json_schema.schema")]
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}""", "response_format.json_schema.schema")]
     [InlineData("""{"response_format":{"type":"yaml"}}""", "response_format.type")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object"}}}}""", "response_format.json_schema.name")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"a person","schema":{"type":"object"}}}}""", "response_format.json_schema.name")]
     [InlineData("""{"grammar":"root ::= ("}""", "grammar")]
     [InlineData("""{"grammar":"root ::= undefined-rule"}""", "grammar")]
     [InlineData("""{"grammar":"root ::= \"a\"","response_format":{"type":"json_object"}}""", "grammar")]

@@ -1,5 +1,5 @@
 // The Responses API through the official openai npm package: responses.create whole and streamed, the
-// responses.stream helper, a function-tool agent loop over previous_response_id, and text.format json_schema (ajv).
+// responses.stream helper, a function-tool agent loop over previous_response_id, text.format json_schema (ajv) and responses.inputTokens.count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -154,9 +154,28 @@ test('stored responses are read back and deleted; unknown ids are 404', async ()
     error => error instanceof OpenAI.NotFoundError && error.param === 'previous_response_id');
 });
 
+test('responses.inputTokens.count gives the prompt tokens a response would have, with its stored conversation', async () => {
+  const request = { model, input: 'Tell me a story about a frog.', instructions: 'Tell short stories.', tools: [weatherTool] };
+  const counted = await client.responses.inputTokens.count(request);
+  assert.equal(counted.object, 'response.input_tokens');
+  const first = await client.responses.create({ ...request, max_output_tokens: 8, temperature: 0 });
+  assert.equal(counted.input_tokens, first.usage.input_tokens);
+
+  const next = { model, input: 'And then?', previous_response_id: first.id };
+  const continued = await client.responses.inputTokens.count(next);
+  const second = await client.responses.create({ ...next, max_output_tokens: 4, temperature: 0 });
+  assert.equal(continued.input_tokens, second.usage.input_tokens);
+  // The stored conversation is counted (its tools and instructions are not carried over, as at OpenAI).
+  const alone = await client.responses.inputTokens.count({ model, input: 'And then?' });
+  assert.ok(continued.input_tokens > alone.input_tokens, `${continued.input_tokens} counted with the stored conversation, ${alone.input_tokens} without`);
+  await assert.rejects(client.responses.inputTokens.count({ model, input: 'Hi', previous_response_id: 'resp_missing' }),
+    error => error instanceof OpenAI.NotFoundError && error.param === 'previous_response_id');
+});
+
 test('bad input is a 400 naming the parameter', async () => {
   await assertBadRequest(client.responses.create({ model, input: 'Hi', background: true }), 'background');
   await assertBadRequest(client.responses.create({ model, input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x' }] }] }), 'input[0].content[0].type');
   await assertBadRequest(client.responses.create({ model, input: 'Hi', tools: [{ type: 'web_search' }] }), 'tools[0].type');
   await assertBadRequest(client.responses.create({ model, input: 'Hi', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'strin' } } } }), 'text.format.schema');
+  await assertBadRequest(client.responses.create({ model, input: 'Hi', text: { format: { type: 'json_schema', schema: { type: 'object' } } } }), 'text.format.name');
 });

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace InferenceServer.Api;
 
@@ -7,7 +8,7 @@ namespace InferenceServer.Api;
 /// Reads an OpenAI request body field by field, turning every type or range problem into a 400 that
 /// names the parameter. JSON null counts as absent, as OpenAI treats it.
 /// </summary>
-internal sealed class RequestReader(JsonObject body)
+internal sealed partial class RequestReader(JsonObject body)
 {
     public JsonObject Body => body;
 
@@ -15,6 +16,15 @@ internal sealed class RequestReader(JsonObject body)
 
     public string RequiredString(string name) =>
         OptionalString(name) ?? throw Invalid(name, $"Missing required parameter: '{name}'.", "missing_required_parameter");
+
+    /// <summary>A name as OpenAI allows it for functions and json_schema formats: 1 to 64 of a-z, A-Z, 0-9, underscores and dashes.</summary>
+    public string RequiredName(string name)
+    {
+        var value = RequiredString(name);
+        return NamePattern().IsMatch(value)
+            ? value
+            : throw Invalid(name, $"Invalid '{name}': a name is 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.");
+    }
 
     public string? OptionalString(string name) => Get(name) switch
     {
@@ -90,4 +100,7 @@ internal sealed class RequestReader(JsonObject body)
         },
         _ => "a value",
     };
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex NamePattern();
 }

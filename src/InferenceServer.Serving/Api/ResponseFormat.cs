@@ -47,6 +47,7 @@ internal static class ResponseFormat
             case "json_schema":
                 if (format["json_schema"] is not JsonObject jsonSchema)
                     throw RequestReader.WrongType("response_format.json_schema", "an object", format["json_schema"]);
+                RequestReader.Within("response_format.json_schema", () => new RequestReader(jsonSchema).RequiredName("name"));
                 if (jsonSchema["schema"] is not JsonObject schema)
                     throw RequestReader.WrongType("response_format.json_schema.schema", "a JSON Schema object", jsonSchema["schema"]);
                 try
@@ -58,7 +59,7 @@ internal static class ResponseFormat
                     throw RequestReader.Invalid($"response_format.json_schema.schema{ex.Path}", ex.Message, "unsupported_schema");
                 }
             default:
-                throw RequestReader.Invalid("response_format.type", $"Invalid response_format type '{type}': expected 'text', 'json_object' or 'json_schema'.");
+                throw RequestReader.Invalid("response_format.type", $"Invalid 'response_format.type' '{type}': expected 'text', 'json_object' or 'json_schema'.");
         }
     }
 }

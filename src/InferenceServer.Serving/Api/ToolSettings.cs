@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using InferenceServer.Contracts;
 using InferenceServer.Engine;
 using InferenceServer.StructuredOutput;
@@ -14,7 +13,7 @@ internal enum ToolChoice { None, Auto, Required, Named }
 /// parameters), <c>tool_choice</c> and <c>parallel_tool_calls</c>, and what they mean for the prompt,
 /// the grammar and the output's parsing.
 /// </summary>
-internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<FunctionDefinition> Functions, ToolChoice Choice, string? ForcedName, bool Parallel)
+internal sealed record ToolSettings(JsonArray? Tools, IReadOnlyList<FunctionDefinition> Functions, ToolChoice Choice, string? ForcedName, bool Parallel)
 {
     public static readonly ToolSettings Off = new(null, [], ToolChoice.None, null, true);
 
@@ -100,9 +99,7 @@ internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<Func
             if (tool["type"]?.GetValueKind() != System.Text.Json.JsonValueKind.String || (string)tool["type"]! != "function")
                 throw RequestReader.Invalid($"{param}.type", "Only tools of type 'function' are supported.");
             if (tool["function"] is not JsonObject function) throw RequestReader.WrongType($"{param}.function", "an object", tool["function"]);
-            var name = new RequestReader(function).OptionalString("name");
-            if (name is null || !FunctionName().IsMatch(name))
-                throw RequestReader.Invalid($"{param}.function.name", "A function name must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.");
+            var name = RequestReader.Within($"{param}.function", () => new RequestReader(function).RequiredName("name"));
             if (functions.Any(f => f.Name == name))
                 throw RequestReader.Invalid($"{param}.function.name", $"The function name '{name}' appears more than once in 'tools'.");
             var parameters = function["parameters"];
@@ -136,7 +133,4 @@ internal sealed partial record ToolSettings(JsonArray? Tools, IReadOnlyList<Func
             throw RequestReader.Invalid("tool_choice", $"'tool_choice' names the function '{choice.Item2}', which is not in 'tools'.");
         return choice;
     }
-
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
-    private static partial Regex FunctionName();
 }

@@ -17,6 +17,7 @@ internal sealed record ResponseRequest(
     bool ParallelToolCalls,
     JsonObject TextFormat,
     string? ReasoningEffort,
+    string? ReasoningSummary,
     JsonObject Metadata,
     string? User,
     bool Store,
@@ -24,6 +25,7 @@ internal sealed record ResponseRequest(
 {
     private static readonly string[] InputRoles = ["user", "assistant", "system", "developer"];
     private static readonly string[] Efforts = ["none", "minimal", "low", "medium", "high", "xhigh"];
+    private static readonly string[] Summaries = ["auto", "concise", "detailed"];
 
     /// <summary>Parameters of OpenAI's that change what a response is and are not served here: refused, never ignored.</summary>
     private static readonly (string Name, string Why)[] Refused =
@@ -47,6 +49,7 @@ internal sealed record ResponseRequest(
         var conversation = new JsonArray([.. (previous ?? []).Concat(messages).Select(m => m!.DeepClone())]);
         if (conversation.Count == 0) throw RequestReader.Invalid("input", "Missing required parameter: 'input'.", "missing_required_parameter");
         var tools = ReadTools(reader.Get("tools"));
+        var (effort, summary) = ReadReasoning(reader.Get("reasoning"));
         return new ResponseRequest(
             items,
             conversation,
@@ -55,7 +58,8 @@ internal sealed record ResponseRequest(
             ReadToolChoice(reader.Get("tool_choice")),
             reader.OptionalBool("parallel_tool_calls") ?? true,
             ReadTextFormat(reader.Get("text")),
-            ReadEffort(reader.Get("reasoning")),
+            effort,
+            summary,
             ReadMetadata(reader.Get("metadata")),
             reader.OptionalString("user"),
             reader.OptionalBool("store") ?? true,
@@ -255,15 +259,23 @@ internal sealed record ResponseRequest(
         }
     }
 
-    /// <summary>reasoning.effort, passed to chat templates that take it (reasoning_effort); summaries come from templates that think.</summary>
-    private static string? ReadEffort(JsonNode? reasoning)
+    /// <summary>
+    /// reasoning.effort, passed to chat templates that take it (reasoning_effort), and reasoning.summary, only echoed:
+    /// no summary is generated, the reasoning item carries the whole reasoning text.
+    /// </summary>
+    private static (string? Effort, string? Summary) ReadReasoning(JsonNode? reasoning)
     {
-        if (reasoning is null) return null;
+        if (reasoning is null) return (null, null);
         if (reasoning is not JsonObject fields) throw RequestReader.WrongType("reasoning", "an object", reasoning);
-        var effort = RequestReader.Within("reasoning", () => new RequestReader(fields).OptionalString("effort"));
-        return effort is null || Efforts.Contains(effort)
-            ? effort
-            : throw RequestReader.Invalid("reasoning.effort", $"Invalid reasoning.effort '{effort}': expected one of {string.Join(", ", Efforts)}.");
+        return (OneOf(fields, "effort", Efforts), OneOf(fields, "summary", Summaries));
+
+        static string? OneOf(JsonObject fields, string name, string[] allowed)
+        {
+            var value = RequestReader.Within("reasoning", () => new RequestReader(fields).OptionalString(name));
+            return value is null || allowed.Contains(value)
+                ? value
+                : throw RequestReader.Invalid($"reasoning.{name}", $"Invalid reasoning.{name} '{value}': expected one of {string.Join(", ", allowed)}.");
+        }
     }
 
     /// <summary>Up to 16 string pairs (keys up to 64 characters, values up to 512), as at OpenAI.</summary>

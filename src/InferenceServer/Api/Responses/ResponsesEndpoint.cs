@@ -196,7 +196,7 @@ internal sealed record ResponseHeader(string Id, long CreatedAt, string Model, R
             ["output"] = output,
             ["parallel_tool_calls"] = Request.ParallelToolCalls,
             ["previous_response_id"] = PreviousResponseId,
-            ["reasoning"] = new JsonObject { ["effort"] = Request.ReasoningEffort, ["summary"] = null },
+            ["reasoning"] = new JsonObject { ["effort"] = Request.ReasoningEffort, ["summary"] = Request.ReasoningSummary },
             ["service_tier"] = "default",
             ["store"] = Request.Store,
             ["temperature"] = Body.Get("temperature")?.DeepClone() ?? 1.0,
