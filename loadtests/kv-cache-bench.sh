@@ -3,7 +3,7 @@
 # q4_0/q4_0 on the synthetic 125M Q8_0 model: the KV bytes of a 16,384-cell context (inferenceserver_kv_cache_bytes),
 # how many 4,096-token conversations that makes fit in 2 GiB, the decode speed at 1 and 16 streams (streamed chat,
 # 128 tokens, ignore_eos), and one stream past 256 tokens (a 400-word prompt: its TTFT and decode speed).
-# Writes docs/bench/kv-cache/*.json and the "Quantised KV cache" section of docs/benchmarks.md (about 4 minutes).
+# Writes docs/bench/kv-cache/*.json and the "Quantised KV cache" section of docs/benchmarks.md (about 7 minutes).
 # Usage: [THREADS=N] bash loadtests/kv-cache-bench.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."

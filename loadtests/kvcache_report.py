@@ -12,7 +12,7 @@ def level(name):
 
 first = json.loads((bench / "f16-f16-c1.json").read_text())
 out = ["## Quantised KV cache: capacity and speed (synthetic 125M)\n",
-       f"`bash loadtests/kv-cache-bench.sh` (about 4 minutes). Commit `{(bench / 'commit.txt').read_text().strip()}`, "
+       f"`bash loadtests/kv-cache-bench.sh` (about 7 minutes). Commit `{(bench / 'commit.txt').read_text().strip()}`, "
        f"{first['machine']['logical_cores']} logical cores ({first['machine']['cpu_model']}), {first['started_at'][:10]}. "
        "Server flags `-c 16384 -np 16 -t <cores> --cache-type-k K --cache-type-v V`; streamed chat, 32 words in, 128 "
        "tokens out; \"past 256\": one stream, 400 words in (about 530 tokens), 128 out. KV bytes: "
