@@ -11,10 +11,12 @@ public sealed record KvCacheType(string Name, GGMLType Native, int BlockLength, 
 {
     public static readonly KvCacheType F32 = new("f32", GGMLType.GGML_TYPE_F32, 1, 4);
     public static readonly KvCacheType F16 = new("f16", GGMLType.GGML_TYPE_F16, 1, 2);
+    // LLamaSharp 0.30.0's GGMLType has no name for ggml's GGML_TYPE_BF16 (30).
+    public static readonly KvCacheType BF16 = new("bf16", (GGMLType)30, 1, 2);
     public static readonly KvCacheType Q8_0 = new("q8_0", GGMLType.GGML_TYPE_Q8_0, 32, 34);
     public static readonly KvCacheType Q4_0 = new("q4_0", GGMLType.GGML_TYPE_Q4_0, 32, 18);
 
-    public static readonly IReadOnlyList<KvCacheType> All = [F32, F16, Q8_0, Q4_0];
+    public static readonly IReadOnlyList<KvCacheType> All = [F32, F16, BF16, Q8_0, Q4_0];
 
     public bool IsQuantized => BlockLength > 1;
 
@@ -43,20 +45,23 @@ public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long Val
 
     /// <summary>
     /// The key type that keeps a sequence's logits the same alone, beside other sequences and in a speculative
-    /// verification batch: q8_0 when the key head length is a multiple of its block and the values are not quantised,
-    /// else f16. See <see cref="Exact"/> for why keys and values must differ.
+    /// verification batch (see <see cref="Exact"/>): when the values attend as f16, q8_0 where the key head length is a
+    /// whole number of its blocks (a quarter less memory), else bf16; f16 beside any other value type.
     /// </summary>
     public KvCacheType ExactKeys(KvCacheType values) =>
-        !values.IsQuantized && KeyLength % KvCacheType.Q8_0.BlockLength == 0 ? KvCacheType.Q8_0 : KvCacheType.F16;
+        !AttendsAsF16(values) ? KvCacheType.F16
+        : KeyLength % KvCacheType.Q8_0.BlockLength == 0 ? KvCacheType.Q8_0
+        : KvCacheType.BF16;
 
     /// <summary>
-    /// Whether llama.cpp's CPU flash attention computes a query the same way in every batch shape. With f16 keys and
-    /// values (f32 is cast to f16 first) it has three paths that sum in different orders: a lone query over a view of
-    /// 512 cells or more (a sequence decoding alone past 256 tokens) is split across threads and merged, large prompt
-    /// batches are tiled, every other batch runs in one pass. Keys and values of different types, or quantised ones,
-    /// always take the one-pass path.
+    /// Whether llama.cpp's CPU flash attention computes a query the same way in every batch shape. When keys and values
+    /// are both f16 (f32 is cast to f16 first) it has three paths that sum in different orders: a lone query over a view
+    /// of 512 cells or more (a sequence decoding alone past 256 tokens) is split across threads and merged, large
+    /// prompt batches are tiled, every other batch runs in one pass. Any other pair of types takes the one-pass path.
     /// </summary>
-    public static bool Exact(KvCacheType keys, KvCacheType values) => keys.IsQuantized || values.IsQuantized;
+    public static bool Exact(KvCacheType keys, KvCacheType values) => !(AttendsAsF16(keys) && AttendsAsF16(values));
+
+    private static bool AttendsAsF16(KvCacheType type) => type == KvCacheType.F16 || type == KvCacheType.F32;
 
     /// <summary>Null when the types fit this shape, else why not (for --cache-type-k/-v).</summary>
     public string? FindProblem(KvCacheType keys, KvCacheType values)

@@ -111,9 +111,8 @@ public sealed class LlamaModel : IDisposable
                 throw new ModelLoadException($"Cannot serve '{settings.ModelPath}' with this KV cache: {problem}");
             if (!KvShape.Exact(keyType, settings.ValueType) && settings.Threads > 1 && settings.GpuLayers == 0)
                 logger.LogWarning(
-                    "The KV cache is {KeyType}/{ValueType}: a sequence that decodes alone past 256 cells may get other greedy tokens than beside other sequences or under speculative decoding (llama.cpp splits its attention across threads); {Reason}",
-                    keyType.Name, settings.ValueType.Name,
-                    settings.KeyType is null ? $"no quantised key type fits this model's key head length {shape.KeyLength}" : "--cache-type-k q8_0 keeps it exact");
+                    "The KV cache is {KeyType}/{ValueType}: a sequence that decodes alone past 256 cells may get other greedy tokens than beside other sequences or under speculative decoding (llama.cpp splits its attention across threads); --cache-type-k auto keeps it exact",
+                    keyType.Name, settings.ValueType.Name);
             parameters.TypeK = keyType.Native;
             parameters.ContextSize = (uint)settings.ContextCellsFor(weights.ContextSize);
             var context = weights.CreateContext(parameters);

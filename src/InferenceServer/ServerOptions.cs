@@ -58,10 +58,10 @@ public sealed class ServerOptions
     /// <summary>The --cache-type-k value that picks the key type keeping output exact for each model.</summary>
     public const string ExactKeys = "auto";
 
-    /// <summary>KV cache element type for keys (auto, f32, f16, q8_0, q4_0), as llama-server's --cache-type-k.</summary>
+    /// <summary>KV cache element type for keys (auto, f32, f16, bf16, q8_0, q4_0), as llama-server's --cache-type-k.</summary>
     public string CacheTypeK { get; set; } = ExactKeys;
 
-    /// <summary>KV cache element type for values (f32, f16, q8_0, q4_0), as llama-server's --cache-type-v.</summary>
+    /// <summary>KV cache element type for values (f32, f16, bf16, q8_0, q4_0), as llama-server's --cache-type-v.</summary>
     public string CacheTypeV { get; set; } = "f16";
 
     /// <summary>Most requests waiting for a free sequence; more get 429.</summary>

@@ -15,7 +15,7 @@ public sealed class KvCacheTypeTests(SyntheticModelFixture fixture)
             ValueType = values,
         };
 
-    public static TheoryData<string, string> Types => new() { { "f16", "f16" }, { "q8_0", "q8_0" }, { "q4_0", "q4_0" }, { "q8_0", "q4_0" }, { "f32", "f16" } };
+    public static TheoryData<string, string> Types => new() { { "f16", "f16" }, { "q8_0", "q8_0" }, { "q4_0", "q4_0" }, { "q8_0", "q4_0" }, { "f32", "f16" }, { "bf16", "f16" } };
 
     [Theory]
     [MemberData(nameof(Types))]
@@ -62,22 +62,26 @@ public sealed class KvCacheTypeTests(SyntheticModelFixture fixture)
     }
 
     [Fact]
-    public void Without_a_key_type_the_keys_are_q8_0_where_the_heads_allow_it_so_keys_and_values_differ()
+    public void Without_a_key_type_the_keys_are_q8_0_where_the_heads_allow_it_else_bf16_so_attention_never_sees_f16_twice()
     {
         var settings = new LlamaModelSettings("model.gguf", 0, 1, 64, 64, Threads: 2);
         var heads64 = new KvShape(Layers: 22, KvHeads: 4, KeyLength: 64, ValueLength: 64);
         var heads16 = new KvShape(Layers: 2, KvHeads: 4, KeyLength: 16, ValueLength: 16);
 
         Assert.Equal(KvCacheType.Q8_0, settings.KeysFor(heads64));
-        Assert.Equal(KvCacheType.F16, settings.KeysFor(heads16));
+        Assert.Equal(KvCacheType.BF16, settings.KeysFor(heads16));
+        Assert.Equal(KvCacheType.BF16, (settings with { ValueType = KvCacheType.F32 }).KeysFor(heads16));
         Assert.Equal(KvCacheType.F16, (settings with { ValueType = KvCacheType.Q8_0 }).KeysFor(heads64));
+        Assert.Equal(KvCacheType.F16, (settings with { ValueType = KvCacheType.BF16 }).KeysFor(heads16));
         Assert.Equal(KvCacheType.F16, (settings with { GpuLayers = 10 }).KeysFor(heads64));
         Assert.Equal(KvCacheType.F32, (settings with { KeyType = KvCacheType.F32 }).KeysFor(heads64));
 
         Assert.True(KvShape.Exact(KvCacheType.Q8_0, KvCacheType.F16));
         Assert.True(KvShape.Exact(KvCacheType.F16, KvCacheType.Q4_0));
+        Assert.True(KvShape.Exact(KvCacheType.BF16, KvCacheType.BF16));
         Assert.False(KvShape.Exact(KvCacheType.F16, KvCacheType.F16));
         // llama.cpp casts f32 keys and values to f16 before attention, so f32 is no way out.
         Assert.False(KvShape.Exact(KvCacheType.F32, KvCacheType.F16));
+        Assert.False(KvShape.Exact(KvCacheType.F16, KvCacheType.F32));
     }
 }

@@ -89,25 +89,28 @@ public class ExactnessTests
 
     /// <summary>
     /// Past 256 tokens on two threads: a sequence decoding alone, beside another one and verifying a prediction gets
-    /// the same logprobs to the last bit, on a random-weight model whose key heads (32) allow a q8_0 key cache. With
-    /// f16 keys and values (asked for explicitly) llama.cpp splits a lone token's attention over 512 cells or more
-    /// between threads, so the logprobs differ from the 257th position on: that case shows the comparison can fail.
+    /// the same logprobs to the last bit, on a random-weight model whose key heads (32) take q8_0 keys and on
+    /// TinyStories, whose heads (16) take bf16 keys. With f16 keys and values (asked for explicitly) llama.cpp splits
+    /// a lone token's attention over 512 cells or more between threads, so the logprobs differ from the 257th
+    /// position on: that case shows the comparison can fail.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Past_256_tokens_a_sequence_alone_beside_another_and_verifying_a_prediction_gets_the_same_logprobs(bool defaultKeys)
+    [InlineData("random", true)]
+    [InlineData("random", false)]
+    [InlineData("TinyStories-656K-Q8_0.gguf", true)]
+    public async Task Past_256_tokens_a_sequence_alone_beside_another_and_verifying_a_prediction_gets_the_same_logprobs(string model, bool defaultKeys)
     {
-        var server = new Server(RandomTinyModel.Value, ["-t", "2", "-np", "4", "--speculative-policy", "always", .. defaultKeys ? Array.Empty<string>() : ["-ctk", "f16"]]);
+        var file = model == "random" ? RandomTinyModel.Value : model;
+        var server = new Server(file, ["-t", "2", "-np", "4", "--speculative-policy", "always", .. defaultKeys ? Array.Empty<string>() : ["-ctk", "f16"]]);
         await server.InitializeAsync();
         try
         {
             var story = string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl named Lily. She had a red ball that she loved very much. Every day she took the ball to the park and played with her friend Tom. ", 6));
             var alone = await CompleteWithLogprobs(server, story);
-            var besideAnother = await Task.WhenAll(CompleteWithLogprobs(server, story), CompleteWithLogprobs(server, "A dog named Max ran in the field.", maxTokens: 160));
+            var besideAnother = await Task.WhenAll(CompleteWithLogprobs(server, story), CompleteWithLogprobs(server, "A dog named Max ran in the field.", maxTokens: 200));
             var predicted = await CompleteWithLogprobs(server, story, prediction: alone.Text);
 
-            Assert.True((int)alone.Usage["prompt_tokens"]! is > 200 and < 256, "the prompt should end before the 257th cell");
+            Assert.True((int)alone.Usage["prompt_tokens"]! is > 150 and < 256, $"the prompt ({alone.Usage["prompt_tokens"]} tokens) should end a little before the 257th cell");
             Assert.True((int)predicted.Usage["completion_tokens_details"]!["accepted_prediction_tokens"]! > 0, "nothing was verified");
             if (defaultKeys)
             {
@@ -138,7 +141,7 @@ public class ExactnessTests
     });
 
     private static async Task<(string Text, List<float> Logprobs, JsonNode Usage)> CompleteWithLogprobs(
-        Server server, string prompt, int maxTokens = 96, string? prediction = null)
+        Server server, string prompt, int maxTokens = 128, string? prediction = null)
     {
         var body = new JsonObject { ["model"] = server.Id, ["prompt"] = prompt, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["ignore_eos"] = true, ["logprobs"] = 1 };
         if (prediction is not null) body["prediction"] = new JsonObject { ["type"] = "content", ["content"] = prediction };

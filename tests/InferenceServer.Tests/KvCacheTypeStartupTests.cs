@@ -34,6 +34,6 @@ public class KvCacheTypeStartupTests
         var (exitCode, output) = await StartAsync("--cache-type-v", "q3_k");
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("--cache-type-v q3_k is not a KV cache type: use one of f32, f16, q8_0, q4_0", output);
+        Assert.Contains("--cache-type-v q3_k is not a KV cache type: use one of f32, f16, bf16, q8_0, q4_0", output);
     }
 }
