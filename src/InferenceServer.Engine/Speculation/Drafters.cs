@@ -85,10 +85,12 @@ internal sealed class PredictionDrafter(int[] prediction) : IDrafter
 {
     private const int LongestNgram = 4;
 
-    // Where the last proposal started in the prediction, and how long it was; the next token expected after the verified part.
+    // Where the last proposal started in the prediction, and how long it was; the next token expected after the verified
+    // part, and whether the model disagreed with the draft there.
     private int _proposedAt;
     private int _proposed;
     private int _confirmed;
+    private bool _disagreed;
 
     public DraftKind Kind => DraftKind.Prediction;
 
@@ -106,8 +108,19 @@ internal sealed class PredictionDrafter(int[] prediction) : IDrafter
     private int Align(ReadOnlySpan<int> output)
     {
         // The last proposal ran to its end and the token after it was generated: the place is known when it matches.
-        if (_confirmed < prediction.Length && _confirmed > 0 && prediction[_confirmed - 1] == output[^1]) return _confirmed;
-        // Search near the verified place first (an edit moves the answer forward, rarely back), then anywhere.
+        // (After a disagreement the same test would pass inside a run of one repeated token and stall on the edit.)
+        if (!_disagreed && _confirmed < prediction.Length && _confirmed > 0 && prediction[_confirmed - 1] == output[^1]) return _confirmed;
+        // After a disagreement: the nearest place past the refused predicted token where the last generated tokens
+        // occur (an edit moves the answer a little forward; the longest match could jump a whole run of repeats).
+        var nearest = -1;
+        if (_disagreed)
+            for (var n = Math.Min(LongestNgram, output.Length); n >= 1; n--)
+            {
+                var after = NgramLookup.Earliest(prediction, output, n, _confirmed + 2 - n);
+                if (after >= 0 && (nearest < 0 || after < nearest)) nearest = after;
+            }
+        if (nearest >= 0) return nearest;
+        // Else near the verified place first, longest match first, then anywhere.
         for (var n = Math.Min(LongestNgram, output.Length); n >= 1; n--)
         {
             var after = NgramLookup.Earliest(prediction, output, n, _confirmed - n);
@@ -120,6 +133,7 @@ internal sealed class PredictionDrafter(int[] prediction) : IDrafter
     public void Settled(int accepted)
     {
         // A full acceptance means the token after the draft was generated from the model alone: expected at the next index.
-        _confirmed = _proposedAt + accepted + (accepted == _proposed ? 1 : 0);
+        _disagreed = accepted < _proposed;
+        _confirmed = _proposedAt + accepted + (_disagreed ? 0 : 1);
     }
 }

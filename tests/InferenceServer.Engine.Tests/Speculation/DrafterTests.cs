@@ -49,4 +49,45 @@ public class DrafterTests
         Assert.Equal(1, drafter.Propose([100, 1, 2, 3, 50, 7], 5, draft));
         Assert.Equal(8, draft[0]);
     }
+
+    /// <summary>
+    /// The engine's use of a drafter, simulated: each step proposes up to 16 tokens after the answer so far, the
+    /// model keeps the drafted tokens that match its answer plus one token of its own. Returns the tokens accepted.
+    /// </summary>
+    private static int AcceptedWhileGenerating(IDrafter drafter, int[] prompt, int[] answer)
+    {
+        var draft = new int[16];
+        var (generated, accepted) = (0, 0);
+        while (generated < answer.Length)
+        {
+            // The history ends with the token fed this step: the prompt's last, or the latest generated one.
+            int[] history = [.. prompt, .. answer[..generated]];
+            var count = drafter.Propose(history, generated, draft.AsSpan(0, Math.Min(16, answer.Length - generated - 1)));
+            var kept = 0;
+            while (kept < count && draft[kept] == answer[generated + kept]) kept++;
+            drafter.Settled(kept);
+            accepted += kept;
+            generated += kept + 1;
+        }
+        return accepted;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_prediction_with_a_word_replaced_every_20_tokens_stays_aligned_after_each_edit(bool runsOfRepeats)
+    {
+        // 128 answer tokens, all different or in runs of one repeated token (as a random-weight model writes: its
+        // n-grams then occur all over the prediction); the prediction replaces every 20th by two tokens of another word.
+        var random = new Random(7);
+        var answer = runsOfRepeats
+            ? Enumerable.Range(0, 12).SelectMany(_ => Enumerable.Repeat(random.Next(1000, 30000), random.Next(3, 20))).Take(128).ToArray()
+            : Enumerable.Range(1000, 128).ToArray();
+        var prediction = answer.SelectMany((t, i) => i % 20 == 19 ? new[] { 7, 8 } : new[] { t }).ToArray();
+
+        var accepted = AcceptedWhileGenerating(new PredictionDrafter(prediction), [1, 2, 3], answer);
+
+        // Six edits, each costing the edited token and at most a step or two of drafts.
+        Assert.True(accepted >= 128 - 6 * 3 - 8, $"accepted {accepted} of 128");
+    }
 }
