@@ -5,7 +5,8 @@
 # 20 tokens) and prompt-lookup drafts on a copy task, 1 stream, on the synthetic 125M model and TinyStories-656K;
 # 16 streams with and without speculation; then the 125M model with a draft model: itself (every draft accepted: the
 # ceiling of verification) and a synthetic 25M model (random weights like the target's, so it drafts badly: the
-# cost of a useless drafter). Greedy text must be identical with and without (checked per request): the servers run
+# cost of a useless drafter), both with --draft-min-p 0 (a random-weight model is never confident, so any min-p would
+# stop every draft at its first token). Greedy text must be identical with and without (checked per request): the servers run
 # with the default per-sequence KV streams (with --kv-unified a verify decode of several tokens rounds differently
 # from a decode of one, and the random-weight model's near-ties flip).
 # Appends a dated run to the "Speculative decoding" section of docs/benchmarks.md (about 5 minutes quiet).
@@ -37,7 +38,7 @@ done
 for draft in "$synthetic" "$draft25m"; do
   name=$(basename "$synthetic" .gguf)+draft-$(basename "$draft" .gguf)
   echo "== $name: starting the server (--draft-model, -np 16, -t $threads)"
-  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --draft-model "$draft" ${FLAGS:-}
+  start_server_cmd "$out/server-$name.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --draft-model "$draft" --draft-min-p 0 ${FLAGS:-}
   python3 loadtests/speculative_bench.py --base-url "http://127.0.0.1:$port/v1" --pairs "$pairs" --label "$name" --out "$out/$name.json" --rows draft
   stop_server
 done

@@ -43,6 +43,16 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
         _trials = Decay * _trials + accepted + (accepted < drafted ? 1 : 0);
     }
 
+    /// <summary>
+    /// Asked for a draft, the drafter proposed nothing (a draft model below its min-p): for the estimate, a refused
+    /// token, since the drafting cost time for nothing; not counted as drafted.
+    /// </summary>
+    public void Missed()
+    {
+        _successes = Decay * _successes;
+        _trials = Decay * _trials + 1;
+    }
+
     /// <summary>The expected accepted tokens of a draft of <paramref name="length"/>: each is accepted with <see cref="Acceptance"/> if the one before it was.</summary>
     public double ExpectedAccepted(int length)
     {
@@ -173,7 +183,11 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         try
         {
             options.DraftModel!.Draft(_modelDrafts.Select(d => d.Request).ToList());
-            foreach (var (state, request) in _modelDrafts) state.Proposed = request.Draft;
+            foreach (var (state, request) in _modelDrafts)
+            {
+                state.Proposed = request.Draft;
+                if (request.Draft.Length == 0) state.Missed();
+            }
             var tokens = _modelDrafts.Sum(d => Math.Max(1, d.Request.Draft.Length));
             _draftModelSecondsPerToken = (Environment.TickCount64 - started) / 1000.0 / tokens;
         }

@@ -203,7 +203,7 @@ public class SpeculativeDecodingTests
     }
 
     /// <summary>Drafts the fake model's continuation (by position), wrong at every position that is a multiple of <paramref name="wrongEvery"/>.</summary>
-    private sealed class FakeDraftModel(int wrongEvery, bool fail = false) : IDraftModel
+    private sealed class FakeDraftModel(int wrongEvery, bool fail = false, bool neverSure = false) : IDraftModel
     {
         public List<int[]> Histories { get; } = [];
         public List<SequenceSlot> Released { get; } = [];
@@ -214,6 +214,8 @@ public class SpeculativeDecodingTests
             foreach (var request in requests)
             {
                 Histories.Add(request.History);
+                // Never sure of its first token (a draft model below its min-p): no draft at all.
+                if (neverSure) continue;
                 request.Draft = Enumerable.Range(request.History.Length, request.MaxTokens)
                     .Select(position => position % wrongEvery == 0 ? '#' : 'a' + position % 26).ToArray();
             }
@@ -236,6 +238,20 @@ public class SpeculativeDecodingTests
         // Each history is the prompt and the output so far: never a rejected draft token.
         Assert.All(draftModel.Histories, h => Assert.Equal(("hello" + text)[..h.Length], new string(h.Select(t => (char)t).ToArray())));
         Assert.Equal([new SequenceSlot(0)], draftModel.Released);
+    }
+
+    [Fact]
+    public async Task A_draft_model_that_never_proposes_stops_being_asked()
+    {
+        var draftModel = new FakeDraftModel(7, neverSure: true);
+        var executor = Model();
+        using var engine = NewEngine(executor, new SpeculationOptions { Drafter = DraftKind.DraftModel, DraftModel = draftModel });
+        var (text, finished) = await Run(engine, Request("d", "hello", 100));
+
+        Assert.Equal(Continuation(5, 100), text);
+        Assert.Equal(0, finished.Speculation!.Drafted);
+        // Each empty draft counts against the sequence's acceptance, so the policy soon judges a draft not worth asking for.
+        Assert.InRange(draftModel.Histories.Count, 1, 20);
     }
 
     [Fact]
