@@ -11,9 +11,9 @@ public readonly record struct BatchToken(int Token, int Position, SequenceSlot S
 /// <see cref="MaxSequences"/> run requests; the rest, up to <see cref="SequenceIds"/>, hold prefix-cache
 /// nodes. <see cref="SequenceCapacity"/> is set when every sequence has its own KV stream of that many
 /// cells (llama.cpp's non-unified cache); null when the cells are one pool shared by all sequences.
-/// <see cref="BatchInvariantAttention"/>: attention computes each query the same way in any batch (llama.cpp's CPU
-/// kernel with keys and values of different or quantised types), so how a prompt is cut into chunks, and whether
-/// its last token rides with the rest, cannot change a logit.
+/// <see cref="BatchInvariant"/>: a token's logits do not depend on the batch it is decoded in (llama.cpp's CPU
+/// attention with keys and values not both f16, over weights whose matmul sums a row the same way in any batch),
+/// so how a prompt is cut into chunks, and whether its last token rides with the rest, cannot change a logit.
 /// </summary>
 public sealed record ModelLimits(
     int ContextCells,
@@ -22,7 +22,7 @@ public sealed record ModelLimits(
     int BatchTokens,
     int SequenceIds = 256,
     int? SequenceCapacity = null,
-    bool BatchInvariantAttention = false)
+    bool BatchInvariant = false)
 {
     public int CellsPerSequence => SequenceCapacity ?? ContextCells;
 

@@ -88,8 +88,8 @@ internal sealed class Scheduler
     {
         _limits = limits;
         _kv = kv;
-        _maxPrefillChunk = limits.StreamPerSequence && !limits.BatchInvariantAttention ? Math.Min(maxPrefillChunk, LargestUntiledChunk) : maxPrefillChunk;
-        _lastTokenWithChunk = limits.StreamPerSequence && limits.BatchInvariantAttention;
+        _maxPrefillChunk = limits.StreamPerSequence && !limits.BatchInvariant ? Math.Min(maxPrefillChunk, LargestUntiledChunk) : maxPrefillChunk;
+        _lastTokenWithChunk = limits.StreamPerSequence && limits.BatchInvariant;
         for (var slot = limits.MaxSequences - 1; slot >= 0; slot--) _freeSlots.Add(new SequenceSlot(slot));
         if (prefixCaching && limits.StreamPerSequence)
             _resident = Enumerable.Repeat(ResidentPrefix.Empty, limits.MaxSequences).ToArray();

@@ -27,9 +27,24 @@ public sealed record KvCacheType(string Name, GGMLType Native, int BlockLength, 
     public long Bytes(long values) => values / BlockLength * BlockBytes;
 }
 
-/// <summary>The attention shape a model's KV cache follows, read from its GGUF metadata.</summary>
-public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long ValueLength)
+/// <summary>
+/// The attention shape a model's KV cache follows, read from its GGUF metadata, and its weights' llama_ftype
+/// (general.file_type; null when the file does not say): what the choice of key type, and whether decodes are
+/// batch-invariant, depend on.
+/// </summary>
+public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long ValueLength, string? WeightFileType = null)
 {
+    /// <summary>Quantised weights (not ALL_F32, MOSTLY_F16 or MOSTLY_BF16): their matmul uses integer dot products.</summary>
+    public bool QuantisedWeights => WeightFileType is not (null or "0" or "1" or "32");
+
+    /// <summary>
+    /// Whether the weights' matmuls give a row the same sums in any batch: Q8_0 and Q4_0 (llama_ftype 7 and 2; prompt
+    /// chunks and verification batches measured bit-identical). K-quants are not (their repacked kernels sum a
+    /// multi-row batch of one sequence in another order: 40 of 40 later rows differ by where a chunk starts, and every
+    /// verified row), nor F32 and F16 weights, whose matmul takes another path by batch size.
+    /// </summary>
+    public bool BatchInvariantWeights => WeightFileType is "7" or "2";
+
     public static KvShape FromMetadata(IReadOnlyDictionary<string, string> metadata)
     {
         long Read(string key, long fallback) =>
@@ -37,7 +52,8 @@ public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long Val
         var embedding = Read("embedding_length", 0);
         var heads = Math.Max(Read("attention.head_count", 1), 1);
         return new KvShape(Read("block_count", 0), Read("attention.head_count_kv", heads),
-            Read("attention.key_length", embedding / heads), Read("attention.value_length", embedding / heads));
+            Read("attention.key_length", embedding / heads), Read("attention.value_length", embedding / heads),
+            metadata.GetValueOrDefault("general.file_type"));
     }
 
     /// <summary>Bytes one KV cell (one token's keys and values in every layer) takes with these types.</summary>
@@ -46,10 +62,11 @@ public sealed record KvShape(long Layers, long KvHeads, long KeyLength, long Val
     /// <summary>
     /// The key type that keeps a sequence's logits the same alone, beside other sequences and in a speculative
     /// verification batch (see <see cref="Exact"/>): when the values attend as f16, q8_0 where the key head length is a
-    /// whole number of its blocks (a quarter less memory), else bf16; f16 beside any other value type.
+    /// whole number of its blocks (a quarter less memory), else bf16; f16 beside any other value type, and for
+    /// unquantised weights, whose matmul rounds by batch shape anyway (so less precise keys would buy nothing).
     /// </summary>
     public KvCacheType ExactKeys(KvCacheType values) =>
-        !AttendsAsF16(values) ? KvCacheType.F16
+        !AttendsAsF16(values) || !QuantisedWeights ? KvCacheType.F16
         : KeyLength % KvCacheType.Q8_0.BlockLength == 0 ? KvCacheType.Q8_0
         : KvCacheType.BF16;
 

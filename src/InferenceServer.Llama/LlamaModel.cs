@@ -109,7 +109,7 @@ public sealed class LlamaModel : IDisposable
             var keyType = settings.KeysFor(shape);
             if (shape.FindProblem(keyType, settings.ValueType) is { } problem)
                 throw new ModelLoadException($"Cannot serve '{settings.ModelPath}' with this KV cache: {problem}");
-            if (!KvShape.Exact(keyType, settings.ValueType) && settings.Threads > 1 && settings.GpuLayers == 0)
+            if (settings.KeyType is not null && !KvShape.Exact(keyType, settings.ValueType) && settings.Threads > 1 && settings.GpuLayers == 0)
                 logger.LogWarning(
                     "The KV cache is {KeyType}/{ValueType}: a sequence that decodes alone past 256 cells may get other greedy tokens than beside other sequences or under speculative decoding (llama.cpp splits its attention across threads); --cache-type-k auto keeps it exact",
                     keyType.Name, settings.ValueType.Name);
@@ -123,7 +123,7 @@ public sealed class LlamaModel : IDisposable
                 BatchTokens: settings.BatchTokens,
                 SequenceIds: sequenceIds,
                 SequenceCapacity: settings.KvUnified ? null : (int)context.ContextSize / settings.MaxSequences,
-                BatchInvariantAttention: KvShape.Exact(keyType, settings.ValueType) && settings.GpuLayers == 0);
+                BatchInvariant: KvShape.Exact(keyType, settings.ValueType) && settings.GpuLayers == 0 && shape.BatchInvariantWeights);
             var renderer = ChatRenderers.Select(weights, settings.ChatTemplate, out var fallbackReason);
             if (fallbackReason is not null)
                 logger.LogWarning("Chat prompts use the ChatML fallback because {Reason}", fallbackReason);

@@ -92,7 +92,7 @@ public class StreamPerSequenceCacheTests
         var chunkedExecutor = new FakeExecutor(Limits());
         using var chunkedEngine = NewEngine(chunkedExecutor, caching: false);
         var chunked = await Run(chunkedEngine, Request("chunked", longPrompt, 6));
-        var executor = new FakeExecutor(Limits() with { BatchInvariantAttention = true });
+        var executor = new FakeExecutor(Limits() with { BatchInvariant = true });
         using var engine = NewEngine(executor, caching: false);
         var whole = await Run(engine, Request("whole", longPrompt, 6));
 

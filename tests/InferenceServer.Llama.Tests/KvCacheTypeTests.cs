@@ -33,6 +33,23 @@ public sealed class KvCacheTypeTests(SyntheticModelFixture fixture)
         Assert.All(logits.ToArray(), l => Assert.True(float.IsFinite(l)));
     }
 
+    [Theory]
+    [InlineData("Q8_0", "auto", true)]
+    [InlineData("Q4_0", "auto", true)]
+    [InlineData("F32", "auto", false)]
+    [InlineData("F32", "bf16", false)]
+    [InlineData("Q8_0", "f32", false)]
+    public void Decodes_are_batch_invariant_with_integer_matmuls_and_keys_and_values_not_both_f16(string weights, string keys, bool invariant)
+    {
+        var settings = new LlamaModelSettings(fixture.PathOf(Enum.Parse<WeightFormat>(weights)), ContextCells: 256, MaxSequences: 2, BatchTokens: 64, MicroBatchTokens: 64, Threads: 1)
+        {
+            KeyType = keys == "auto" ? null : KvCacheType.Parse(keys),
+        };
+        using var model = LlamaModel.Load(settings, NullLogger.Instance);
+
+        Assert.Equal(invariant, model.Executor.Limits.BatchInvariant);
+    }
+
     [Fact]
     public void Quantised_types_take_a_half_or_a_quarter_of_f16()
     {
@@ -65,10 +82,11 @@ public sealed class KvCacheTypeTests(SyntheticModelFixture fixture)
     public void Without_a_key_type_the_keys_are_q8_0_where_the_heads_allow_it_else_bf16_so_attention_never_sees_f16_twice()
     {
         var settings = new LlamaModelSettings("model.gguf", 0, 1, 64, 64, Threads: 2);
-        var heads64 = new KvShape(Layers: 22, KvHeads: 4, KeyLength: 64, ValueLength: 64);
-        var heads16 = new KvShape(Layers: 2, KvHeads: 4, KeyLength: 16, ValueLength: 16);
+        var heads64 = new KvShape(Layers: 22, KvHeads: 4, KeyLength: 64, ValueLength: 64, WeightFileType: "15");
+        var heads16 = new KvShape(Layers: 2, KvHeads: 4, KeyLength: 16, ValueLength: 16, WeightFileType: "7");
 
         Assert.Equal(KvCacheType.Q8_0, settings.KeysFor(heads64));
+        Assert.Equal(KvCacheType.F16, settings.KeysFor(heads64 with { WeightFileType = "0" }));
         Assert.Equal(KvCacheType.BF16, settings.KeysFor(heads16));
         Assert.Equal(KvCacheType.BF16, (settings with { ValueType = KvCacheType.F32 }).KeysFor(heads16));
         Assert.Equal(KvCacheType.F16, (settings with { ValueType = KvCacheType.Q8_0 }).KeysFor(heads64));
