@@ -12,8 +12,11 @@ internal interface IDrafter
     /// </summary>
     int Propose(ReadOnlySpan<int> history, int generated, Span<int> draft);
 
-    /// <summary>The last proposal was verified: its first <paramref name="accepted"/> tokens were kept.</summary>
-    void Settled(int accepted);
+    /// <summary>
+    /// The first <paramref name="verified"/> tokens of the last proposal (all that fitted in the step) were verified
+    /// and the first <paramref name="accepted"/> of them kept.
+    /// </summary>
+    void Settled(int verified, int accepted);
 }
 
 /// <summary>Finds where the end of a token sequence occurred before, to copy what followed it.</summary>
@@ -70,7 +73,7 @@ internal sealed class NgramDrafter : IDrafter
         return 0;
     }
 
-    public void Settled(int accepted)
+    public void Settled(int verified, int accepted)
     {
     }
 }
@@ -85,10 +88,9 @@ internal sealed class PredictionDrafter(int[] prediction) : IDrafter
 {
     private const int LongestNgram = 4;
 
-    // Where the last proposal started in the prediction, and how long it was; the next token expected after the verified
-    // part, and whether the model disagreed with the draft there.
+    // Where the last proposal started in the prediction; the next token expected after the verified part, and whether
+    // the model disagreed with the draft there.
     private int _proposedAt;
-    private int _proposed;
     private int _confirmed;
     private bool _disagreed;
 
@@ -100,7 +102,6 @@ internal sealed class PredictionDrafter(int[] prediction) : IDrafter
         var count = Math.Clamp(prediction.Length - at, 0, draft.Length);
         prediction.AsSpan(at, count).CopyTo(draft);
         _proposedAt = at;
-        _proposed = count;
         return count;
     }
 
@@ -130,10 +131,11 @@ internal sealed class PredictionDrafter(int[] prediction) : IDrafter
         return Math.Min(_confirmed + 1, prediction.Length);
     }
 
-    public void Settled(int accepted)
+    public void Settled(int verified, int accepted)
     {
-        // A full acceptance means the token after the draft was generated from the model alone: expected at the next index.
-        _disagreed = accepted < _proposed;
+        // Every verified token accepted means the token after them was generated from the model alone: expected at
+        // the next index (a draft cut short to fit the step included).
+        _disagreed = accepted < verified;
         _confirmed = _proposedAt + accepted + (_disagreed ? 0 : 1);
     }
 }

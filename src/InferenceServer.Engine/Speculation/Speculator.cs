@@ -230,7 +230,7 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         }
         state.InFlight = [];
         state.Verified(drafted, accepted);
-        state.Drafter?.Settled(accepted);
+        state.Drafter?.Settled(drafted, accepted);
     }
 
     /// <summary>Whether the next schedule feeds this sequence a token whose logits are sampled.</summary>

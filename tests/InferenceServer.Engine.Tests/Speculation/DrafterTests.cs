@@ -25,7 +25,7 @@ public class DrafterTests
     {
         var drafter = new PredictionDrafter(Tokens("the quick brown fox"));
         Assert.Equal("the ", Propose(drafter, "prompt>", 0, 4));
-        drafter.Settled(4);
+        drafter.Settled(4, 4);
         // All four accepted and the next token generated was the predicted 'q'.
         Assert.Equal("uick", Propose(drafter, "prompt>the q", 5, 4));
     }
@@ -41,11 +41,11 @@ public class DrafterTests
         Assert.Equal([1, 2, 3, 4], draft);
         // 'the quick brown' accepted, then the model wrote 'red' (50) where 'fox' was predicted: a word the prediction
         // lacks, taken as a substitution.
-        drafter.Settled(3);
+        drafter.Settled(4, 3);
         Assert.Equal(4, drafter.Propose([100, 1, 2, 3, 50], 4, draft));
         Assert.Equal([5, 6, 1, 7], draft);
         // Nothing accepted: the model skipped ahead to 'lazy' (7), which the prediction has later; the draft resumes after it.
-        drafter.Settled(0);
+        drafter.Settled(4, 0);
         Assert.Equal(1, drafter.Propose([100, 1, 2, 3, 50, 7], 5, draft));
         Assert.Equal(8, draft[0]);
     }
@@ -65,7 +65,7 @@ public class DrafterTests
             var count = drafter.Propose(history, generated, draft.AsSpan(0, Math.Min(16, answer.Length - generated - 1)));
             var kept = 0;
             while (kept < count && draft[kept] == answer[generated + kept]) kept++;
-            drafter.Settled(kept);
+            drafter.Settled(count, kept);
             accepted += kept;
             generated += kept + 1;
         }
