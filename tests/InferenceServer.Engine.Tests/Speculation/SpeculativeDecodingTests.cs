@@ -266,6 +266,23 @@ public class SpeculativeDecodingTests
     }
 
     [Fact]
+    public async Task A_cold_first_decode_does_not_teach_the_policy_that_drafts_never_pay()
+    {
+        // The first decode of a process is slow (graph allocation, cold memory); here it is a 2-token prompt.
+        var decodes = 0;
+        Func<int, TimeSpan> cold = tokens => TimeSpan.FromMilliseconds(decodes++ == 0 ? 95 : tokens == 1 ? 5 : 8 + 0.5 * tokens);
+        var limits = new ModelLimits(4096, 4096, 8, 512, SequenceIds: 8, SequenceCapacity: 512, BatchInvariant: true);
+        var executor = new FakeExecutor(limits) { Clock = new SteppingClock(), DecodeCost = cold };
+        using var engine = NewEngine(executor);
+        await Run(engine, Request("warm-up", "hi", 4) with { Speculate = false });
+        var prompt = string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz", 2));
+        var (text, finished) = await Run(engine, Request("prediction", prompt, 100, prediction: Continuation(prompt.Length, 100)));
+
+        Assert.Equal(Continuation(prompt.Length, 100), text);
+        Assert.True(finished.Speculation!.Accepted > 80, $"{finished.Speculation}");
+    }
+
+    [Fact]
     public async Task Under_a_cpu_like_decode_cost_only_drafts_that_pay_are_verified()
     {
         // Measured shape on 2 CPU cores (125M model): a decode of 2 tokens costs 3x one of 1, 17 tokens about 7x.
@@ -275,6 +292,8 @@ public class SpeculativeDecodingTests
         {
             var executor = new FakeExecutor(Limits) { Clock = new SteppingClock(), DecodeCost = cpu };
             using var engine = NewEngine(executor, options);
+            // The policy learns nothing from an engine's first decode (a real one pays for cold memory).
+            await Run(engine, Request("warm-up", "a", 1) with { Speculate = false });
             var (text, finished) = await Run(engine, request);
             Assert.Equal(Continuation(prompt.Length, 100), text);
             return finished;
