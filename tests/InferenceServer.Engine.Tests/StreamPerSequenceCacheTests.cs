@@ -62,9 +62,12 @@ public class StreamPerSequenceCacheTests
     [Fact]
     public async Task Concurrent_requests_with_one_system_prompt_compute_it_once_and_copy_the_stream()
     {
-        var executor = new FakeExecutor(Limits(slots: 8));
+        var executor = new FakeExecutor(Limits(slots: 8)) { Gate = new ManualResetEventSlim(false) };
         using var engine = NewEngine(executor);
-        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Run(engine, Request($"r{i}", WithSuffix(SystemPrompt, $"user {i}"), 10))));
+        // Decodes wait until all eight are queued: none may finish before the others arrive.
+        var runs = Enumerable.Range(0, 8).Select(i => Run(engine, Request($"r{i}", WithSuffix(SystemPrompt, $"user {i}"), 10))).ToArray();
+        executor.Gate.Set();
+        var results = await Task.WhenAll(runs);
 
         var prefillTokens = executor.Batches.SelectMany(b => b).Count(t => t.Position < SystemPrompt.Length);
         Assert.Equal(SystemPrompt.Length, prefillTokens);
@@ -218,8 +221,12 @@ public class StreamPerSequenceCacheTests
         await Run(engine, Request("first", SystemPrompt, 40));
         var batchesBefore = executor.Batches.Count;
 
+        // Decodes wait until all three are queued, so that a is at most a step ahead of b and c (it finished before c
+        // began, now and then, when the engine thread ran its instant fake decodes first).
+        executor.Gate = new ManualResetEventSlim(false);
         var runs = new[] { Run(engine, Request("a", WithSuffix(SystemPrompt, "a"), 40)), Run(engine, Request("b", WithSuffix(SystemPrompt, "b"), 2)),
             Run(engine, Request("c", WithSuffix(SystemPrompt, "c"), 40)) };
+        executor.Gate.Set();
         var results = await Task.WhenAll(runs);
 
         var batches = executor.Batches.Skip(batchesBefore).ToList();
