@@ -27,7 +27,7 @@ out = ["## Exactness: what the default layout costs\n"]
 w = out.append
 w(f"`bash loadtests/exactness-bench.sh` (about 8 minutes). Commit `{commit}`, {machine['logical_cores']} logical cores "
   f"({machine['cpu_model']}), {date}; medians over {len(rounds)} rounds in which the modes took turns. Synthetic 125M "
-  "Q8_0, `-np 16 -c 32768`. **exact** = the default: a KV stream per sequence, prompt chunks below 64 tokens, a "
+  "Q8_0, `-np 16 -c 32768`. **exact** = the default: a KV stream per sequence, q8_0 keys (so prompt chunks of any size; below 64 tokens with f16 keys), a "
   "finished request's stream kept resident in its slot; **unified** = `--kv-unified`: one pool of cells, a radix "
   "tree of shared cells, any chunk size (a greedy answer can change with load). Why and how: "
   "[determinism.md](determinism.md).\n")
