@@ -57,8 +57,8 @@ internal sealed class Scheduler
     private const int SharedPrefillWorthWaiting = 32;
 
     /// <summary>
-    /// The longest prompt chunk of one sequence in one decode when sequences have their own streams and attention
-    /// is not batch-invariant (f16 keys and values): 64 or more queries take ggml's tiled attention kernel, whose
+    /// The longest prompt chunk of one sequence in one decode when sequences have their own streams and decodes are
+    /// not batch-invariant (<see cref="ModelLimits.BatchInvariant"/>; f16 keys and values, or K-quant weights): 64 or more queries take ggml's tiled attention kernel, whose
     /// rounding depends on where the chunk starts; below that, chunk boundaries (and so load and cache hits) cannot
     /// change a logit (docs/determinism.md).
     /// </summary>
@@ -68,7 +68,7 @@ internal sealed class Scheduler
     private readonly IKvCacheOperations _kv;
     private readonly PrefixCache? _cache;
     private readonly int _maxPrefillChunk;
-    /// <summary>A prompt's last token goes with its chunk instead of in a step of its own (batch-invariant attention, own streams).</summary>
+    /// <summary>A prompt's last token goes with its chunk instead of in a step of its own (batch-invariant decodes, own streams).</summary>
     private readonly bool _lastTokenWithChunk;
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _admitted = new();
@@ -288,7 +288,7 @@ internal sealed class Scheduler
         if (group is null) return new StepPlan(batch, samples, prefilled, promptRows, AdapterSet.Base);
         _groupServedAt[group] = ++_steps;
 
-        // Unless attention is batch-invariant, a prompt's last token is fed like a generated one, in a step of its
+        // Unless decodes are batch-invariant, a prompt's last token is fed like a generated one, in a step of its
         // own after the rest of the prompt: its logits then come from the same kernel whether the prefix was computed or cached.
         var draftBudget = _limits.BatchTokens - _admitted.Count(s => s.Request.Adapters.Equals(group) &&
             (s.Status == SequenceStatus.Decoding || s.Status == SequenceStatus.Prefilling && s.PromptCursor == s.PromptLength - 1));

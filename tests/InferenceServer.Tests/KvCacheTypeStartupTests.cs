@@ -28,12 +28,14 @@ public class KvCacheTypeStartupTests
         Assert.Contains("--cache-type-k q8_0 needs a key head length that is a multiple of 32; this model's is 16", output);
     }
 
-    [Fact]
-    public async Task An_unknown_cache_type_is_refused_with_the_known_ones()
+    [Theory]
+    [InlineData("--cache-type-v", "use one of f32, f16, bf16, q8_0, q4_0")]
+    [InlineData("--cache-type-k", "use auto or one of f32, f16, bf16, q8_0, q4_0")]
+    public async Task An_unknown_cache_type_is_refused_with_the_known_ones(string flag, string known)
     {
-        var (exitCode, output) = await StartAsync("--cache-type-v", "q3_k");
+        var (exitCode, output) = await StartAsync(flag, "q3_k");
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("--cache-type-v q3_k is not a KV cache type: use one of f32, f16, bf16, q8_0, q4_0", output);
+        Assert.Contains($"{flag} q3_k is not a KV cache type: {known}", output);
     }
 }
