@@ -6,10 +6,10 @@
 # server. With LLAMA_SERVER=/path/to/llama-server, llama.cpp's own server is measured the same way in the same run;
 # with BASELINE=COMMIT, this server as built from that commit (before/after in one run).
 # Every row uses the server's default KV types for the model (--cache-type-k auto: q8_0 keys and f16 values for the
-# 125M model, whose key heads are 64 long; f16/f16 for TinyStories, whose are 16): the engine-only loop and
+# 125M model, whose key heads are 64 long; bf16 keys and f16 values for TinyStories, whose are 16): the engine-only loop and
 # llama-server are given the same, so the rows measure the server's overhead alone (f16 against the rest:
 # kv-cache-bench.sh).
-# Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 4 minutes).
+# Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 6 minutes).
 # Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] bash loadtests/overhead-bench.sh [--quick]
 #   --quick: a few requests per row, to check the script (its figures mean little)
 set -euo pipefail
@@ -38,6 +38,7 @@ trap cleanup EXIT
 
 start_ours() { # model [dll]
   start_server_cmd "$out/server.log" dotnet "${2:-$server_dll}" -m "$1" --port $port -c 16384 -np 16 -t "$threads"
+  warm_up
 }
 loadgen() { # name, flags...
   local name=$1; shift
@@ -46,6 +47,15 @@ loadgen() { # name, flags...
 }
 # The rows every server runs: 1 and 16 streams of 128 tokens (one warm-up request first), and the TTFT of a
 # 16-word completion prompt with the server otherwise idle.
+# Unmeasured short requests on both endpoints, so every row measures a server whose JIT has settled: .NET
+# recompiles the hot path at a higher tier over its first few hundred requests, and that work shares the cores
+# with the decode (docs/performance.md). Other seeds than the rows', so nothing they prompt is cached.
+warm_up() {
+  for endpoint in chat completions; do
+    dotnet "$loadgen_dll" --base-url "http://127.0.0.1:$port/v1" --no-progress --seed 99 --endpoint $endpoint --workload random \
+      --input-len 4 --output-len 8 --concurrency 16 --requests 256 --warmup 0 >/dev/null
+  done
+}
 server_rows() { # prefix
   loadgen "$1-c1" --workload random --input-len 32 --output-len 128 --concurrency 1 --requests $((2 * scale))
   loadgen "$1-c16" --workload random --input-len 32 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
@@ -63,7 +73,7 @@ tinystories_row() { # prefix
 
 echo "== engine-only ceiling"
 dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" --cache-type-k q8_0 | tee "$out/ceiling-synthetic125m.txt"
-dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" | tee "$out/ceiling-tinystories.txt"
+dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" --cache-type-k bf16 | tee "$out/ceiling-tinystories.txt"
 
 start_ours "$synthetic"
 server_rows ours
@@ -71,6 +81,7 @@ decode_rows ours
 curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
 stop_server
 start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
+warm_up
 loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
 stop_server
 start_ours "$tiny"
@@ -90,6 +101,7 @@ fi
 
 if [ -n "${LLAMA_SERVER:-}" ]; then
   start_server_cmd "$out/llama-server.log" "$LLAMA_SERVER" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" -ctk q8_0
+  warm_up
   server_rows llama-server
   stop_server
 fi

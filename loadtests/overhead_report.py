@@ -30,10 +30,11 @@ commit = (bench / "commit.txt").read_text().strip()
 rows = []  # (label, output tok/s, engine-only tok/s)
 out = ["## Server overhead against the engine-only ceiling\n"]
 w = out.append
-w(f"`bash loadtests/overhead-bench.sh` (about 4 minutes; `LLAMA_SERVER=PATH` adds llama.cpp's server to the same run). "
+w(f"`bash loadtests/overhead-bench.sh` (about 6 minutes; `LLAMA_SERVER=PATH` adds llama.cpp's server to the same run). "
   f"Commit `{commit}`, {machine['logical_cores']} logical cores ({machine['cpu_model']}), {date}. Synthetic 125M Q8_0 "
   "(32k vocabulary), server flags `-c 16384 -np 16 -t <cores>` (default KV types: q8_0 keys, f16 values on the 125M model, and the same for the engine-only loop and llama-server), streamed chat, 32 words in, 128 tokens out "
-  "(`ignore_eos`, the OpenAI default temperature 1); engine-only: `synthmodel bench`, LLamaSharp decoding the same "
+  "(`ignore_eos`, the OpenAI default temperature 1), each server first warmed with 512 short unmeasured requests "
+  "so that its JIT has settled; engine-only: `synthmodel bench`, LLamaSharp decoding the same "
   "batch shapes greedily in a tight loop, no HTTP or scheduler. The load client shares the cores. How the time "
   "was found and removed: [performance.md](performance.md).\n")
 w("| server | streams | output tok/s | engine-only tok/s | ratio | TTFT p50 ms | ITL p50 ms | ITL mean ms | ITL p99 ms |")
