@@ -9,13 +9,15 @@
 # 125M model, whose key heads are 64 long; bf16 keys and f16 values for TinyStories, whose are 16): the engine-only loop and
 # llama-server are given the same, so the rows measure the server's overhead alone (f16 against the rest:
 # kv-cache-bench.sh).
-# Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 6 minutes).
-# Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] bash loadtests/overhead-bench.sh [--quick]
-#   --quick: a few requests per row, to check the script (its figures mean little)
+# The machine's speed drifts by ±15% over minutes, so the whole measurement (ceiling, then every server row) runs
+# ROUNDS times (default 3) and the report takes each row's median ratio, every ratio against the ceiling of its own round.
+# Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 3 minutes a round).
+# Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] [ROUNDS=N] bash loadtests/overhead-bench.sh [--quick]
+#   --quick: one round of a few requests per row, to check the script (its figures mean little)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source loadtests/bench-common.sh
-scale=4; [ "${1:-}" = --quick ] && scale=1
+scale=4 rounds=${ROUNDS:-3}; [ "${1:-}" = --quick ] && scale=1 rounds=1
 threads=${THREADS:-$(nproc)}
 out=${OUT:-docs/bench/overhead}
 port=18090
@@ -43,7 +45,7 @@ start_ours() { # model [dll]
 loadgen() { # name, flags...
   local name=$1; shift
   echo "== $name"
-  dotnet "$loadgen_dll" --base-url "http://127.0.0.1:$port/v1" --no-progress --seed 1 --out "$out/$name.json" "$@" | tail -n 3
+  dotnet "$loadgen_dll" --base-url "http://127.0.0.1:$port/v1" --no-progress --seed 1 --out "$out/$name-r$round.json" "$@" | tail -n 3
 }
 # The rows every server runs: 1 and 16 streams of 128 tokens (one warm-up request first), and the TTFT of a
 # 16-word completion prompt with the server otherwise idle.
@@ -71,39 +73,42 @@ tinystories_row() { # prefix
   loadgen "$1-tinystories-c16" --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
 }
 
-echo "== engine-only ceiling"
-dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" --cache-type-k q8_0 | tee "$out/ceiling-synthetic125m.txt"
-dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" --cache-type-k bf16 | tee "$out/ceiling-tinystories.txt"
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds: engine-only ceiling"
+  dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" --cache-type-k q8_0 | tee "$out/ceiling-synthetic125m-r$round.txt"
+  dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" --cache-type-k bf16 | tee "$out/ceiling-tinystories-r$round.txt"
 
-start_ours "$synthetic"
-server_rows ours
-decode_rows ours
-curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases.txt" || true
-stop_server
-start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
-warm_up
-loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
-stop_server
-start_ours "$tiny"
-tinystories_row ours
-stop_server
-
-if [ -n "$baseline_dir" ]; then
-  baseline_dll=$baseline_dir/src/InferenceServer/bin/Release/$bench_bin/InferenceServer.dll
-  start_ours "$synthetic" "$baseline_dll"
-  server_rows baseline
-  decode_rows baseline
+  start_ours "$synthetic"
+  curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases-warm-r$round.txt" || true
+  server_rows ours
+  decode_rows ours
+  curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases-r$round.txt" || true
   stop_server
-  start_ours "$tiny" "$baseline_dll"
-  tinystories_row baseline
-  stop_server
-fi
-
-if [ -n "${LLAMA_SERVER:-}" ]; then
-  start_server_cmd "$out/llama-server.log" "$LLAMA_SERVER" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" -ctk q8_0
+  start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
   warm_up
-  server_rows llama-server
+  loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
   stop_server
-fi
+  start_ours "$tiny"
+  tinystories_row ours
+  stop_server
+
+  if [ -n "$baseline_dir" ]; then
+    baseline_dll=$baseline_dir/src/InferenceServer/bin/Release/$bench_bin/InferenceServer.dll
+    start_ours "$synthetic" "$baseline_dll"
+    server_rows baseline
+    decode_rows baseline
+    stop_server
+    start_ours "$tiny" "$baseline_dll"
+    tinystories_row baseline
+    stop_server
+  fi
+
+  if [ -n "${LLAMA_SERVER:-}" ]; then
+    start_server_cmd "$out/llama-server.log" "$LLAMA_SERVER" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" -ctk q8_0
+    warm_up
+    server_rows llama-server
+    stop_server
+  fi
+done
 
 python3 loadtests/overhead_report.py "$out" docs/benchmarks.md
