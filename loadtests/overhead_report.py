@@ -51,7 +51,7 @@ out = ["## Server overhead against the engine-only ceiling\n"]
 w = out.append
 HEADER = ("| server | streams | output tok/s | engine-only tok/s | ratio (median) | each round | TTFT p50 ms | ITL p50 ms | ITL mean ms | ITL p99 ms |\n"
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-w(f"`bash loadtests/overhead-bench.sh` ({len(rounds)} round{"s" if len(rounds) != 1 else ""} of about 3 minutes; `LLAMA_SERVER=PATH` adds llama.cpp's server to the same run). "
+w(f"`bash loadtests/overhead-bench.sh` ({len(rounds)} round{'s' if len(rounds) != 1 else ''} of about 3 minutes; `LLAMA_SERVER=PATH` adds llama.cpp's server to the same run). "
   f"Commit `{commit}`, {machine['logical_cores']} logical cores ({machine['cpu_model']}), {date}. Synthetic 125M Q8_0 "
   "(32k vocabulary), server flags `-c 16384 -np 16 -t <cores>` (default KV types: q8_0 keys, f16 values on the 125M model, and the same for the engine-only loop and llama-server), streamed chat, 32 words in, 128 tokens out "
   "(`ignore_eos`, the OpenAI default temperature 1), each server first warmed with 512 short unmeasured requests "
