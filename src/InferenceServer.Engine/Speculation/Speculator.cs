@@ -39,8 +39,42 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
     {
         Drafted += drafted;
         Accepted += accepted;
+        Learn(drafted, accepted);
+    }
+
+    private void Learn(int drafted, int accepted)
+    {
         _successes = Decay * _successes + accepted;
         _trials = Decay * _trials + accepted + (accepted < drafted ? 1 : 0);
+    }
+
+    // A proposal the policy did not verify, and the history position of its first token.
+    private int[] _unverified = [];
+    private int _unverifiedAt;
+
+    /// <summary>
+    /// Keeps a proposal the policy judged not worth verifying, to be checked against what the sequence generates.
+    /// Verification samples the target as generation does, so the tokens that follow are exactly what verifying it
+    /// would have accepted: evidence at no cost, and the way back for a drafter that was wrong once (a prediction whose
+    /// first word tokenises otherwise) and right since, which would otherwise never be verified again.
+    /// </summary>
+    public void Unverified(ReadOnlySpan<int> proposal, int position)
+    {
+        if (_unverified.Length > 0 || proposal.IsEmpty) return;
+        _unverified = proposal.ToArray();
+        _unverifiedAt = position;
+    }
+
+    /// <summary>Checks a kept proposal against <paramref name="history"/> once its outcome is known (a token differs, or all were generated).</summary>
+    public void Watch(ReadOnlySpan<int> history)
+    {
+        if (_unverified.Length == 0) return;
+        var known = Math.Min(history.Length - _unverifiedAt, _unverified.Length);
+        var matched = 0;
+        while (matched < known && history[_unverifiedAt + matched] == _unverified[matched]) matched++;
+        if (matched == known && known < _unverified.Length) return;
+        Learn(_unverified.Length, matched);
+        _unverified = [];
     }
 
     /// <summary>
@@ -146,8 +180,11 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
                 continue;
             }
             if (room <= 0) continue;
-            var count = state.Drafter.Propose(History(sequence), sequence.GeneratedTokens, _draft.AsSpan(0, room));
+            var history = History(sequence);
+            state.Watch(history);
+            var count = state.Drafter.Propose(history, sequence.GeneratedTokens, _draft.AsSpan(0, room));
             var kept = DraftLength(state, batch, count, 0);
+            if (kept == 0) state.Unverified(_draft.AsSpan(0, count), history.Length);
             state.Proposed = _draft.AsSpan(0, kept).ToArray();
             batch = batch.With(kept, state.ExpectedAccepted(kept));
         }

@@ -282,33 +282,56 @@ public class SpeculativeDecodingTests
         Assert.True(finished.Speculation!.Accepted > 80, $"{finished.Speculation}");
     }
 
+    // Measured shape on 2 CPU cores (125M model): a decode of 2 tokens costs 3x one of 1, 17 tokens about 7x.
+    private static readonly Func<int, TimeSpan> CpuCost = tokens => TimeSpan.FromMilliseconds(tokens == 1 ? 6.6 : 18 + 2 * tokens);
+    private static readonly string TwoAlphabets = string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz", 2));
+
+    /// <summary>Runs <paramref name="request"/> on a fresh engine whose decodes cost what they do on a CPU.</summary>
+    private static async Task<(string Text, GenerationFinished Finished)> OnCpu(GenerationRequest request, SpeculationOptions options, Func<int, int, int>? next = null)
+    {
+        var executor = new FakeExecutor(Limits, next) { Clock = new SteppingClock(), DecodeCost = CpuCost };
+        using var engine = NewEngine(executor, options);
+        // A server that has run: the policy knows what decodes of one token and of a whole draft cost.
+        await Run(engine, Request("warm-up", "hello", 40, prediction: Continuation(5, 40)));
+        return await Run(engine, request);
+    }
+
     [Fact]
     public async Task Under_a_cpu_like_decode_cost_only_drafts_that_pay_are_verified()
     {
-        // Measured shape on 2 CPU cores (125M model): a decode of 2 tokens costs 3x one of 1, 17 tokens about 7x.
-        Func<int, TimeSpan> cpu = tokens => TimeSpan.FromMilliseconds(tokens == 1 ? 6.6 : 18 + 2 * tokens);
-        var prompt = string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz", 2));
-        async Task<GenerationFinished> Time(GenerationRequest request, SpeculationOptions options)
-        {
-            var executor = new FakeExecutor(Limits) { Clock = new SteppingClock(), DecodeCost = cpu };
-            using var engine = NewEngine(executor, options);
-            // The policy learns nothing from an engine's first decode (a real one pays for cold memory).
-            await Run(engine, Request("warm-up", "a", 1) with { Speculate = false });
-            var (text, finished) = await Run(engine, request);
-            Assert.Equal(Continuation(prompt.Length, 100), text);
-            return finished;
-        }
+        var expected = Continuation(TwoAlphabets.Length, 100);
+        var (plainText, plain) = await OnCpu(Request("plain", TwoAlphabets, 100) with { Speculate = false }, SpeculationOptions.Default);
+        // A model whose text the prompt does not predict: the n-grams it repeats by chance propose wrong tokens.
+        Func<int, int, int> scrambled = (_, position) => 'a' + (int)((uint)(position * 2654435761u) >> 27) % 26;
+        var (_, scrambledPlain) = await OnCpu(Request("plain", TwoAlphabets, 100) with { Speculate = false }, SpeculationOptions.Default, scrambled);
+        var (_, wrong) = await OnCpu(Request("ngram", TwoAlphabets, 100), new SpeculationOptions { Drafter = DraftKind.Ngram }, scrambled);
+        // An n-gram drafter starts out trusted at 80% per token, not enough to pay for a 3x dearer decode; once the
+        // tokens it proposed turn out to be the ones generated, it is trusted enough.
+        var (ngramText, ngram) = await OnCpu(Request("ngram", TwoAlphabets, 100), new SpeculationOptions { Drafter = DraftKind.Ngram });
+        // A prediction starts out trusted at 95%: a 16-token draft pays at once.
+        var (predictedText, predicted) = await OnCpu(Request("prediction", TwoAlphabets, 100, prediction: expected), SpeculationOptions.Default);
 
-        var plain = await Time(Request("plain", prompt, 100) with { Speculate = false }, SpeculationOptions.Default);
-        // An n-gram drafter starts out trusted at 80% per token: not enough to pay for a 3x dearer decode, once the policy
-        // has measured one (before, interpolating from one token and the prompt's decode, a 2-token draft looks cheap).
-        var ngram = await Time(Request("ngram", prompt, 100), new SpeculationOptions { Drafter = DraftKind.Ngram });
-        // A prediction starts out trusted at 95%: a 16-token draft pays.
-        var predicted = await Time(Request("prediction", prompt, 100, prediction: Continuation(prompt.Length, 100)), SpeculationOptions.Default);
-
-        Assert.InRange(ngram.Speculation!.Drafted, 0, 2);
-        Assert.True(ngram.Timings.Total <= plain.Timings.Total * 1.05, $"{ngram.Timings.Total} against {plain.Timings.Total}");
+        Assert.Equal(expected, plainText);
+        Assert.Equal(expected, ngramText);
+        Assert.Equal(expected, predictedText);
+        Assert.InRange(wrong.Speculation!.Drafted, 0, 2);
+        Assert.True(wrong.Timings.Total <= scrambledPlain.Timings.Total * 1.05, $"{wrong.Timings.Total} against {scrambledPlain.Timings.Total}");
+        Assert.True(ngram.Speculation!.Accepted > 50, $"{ngram.Speculation}");
+        Assert.True(ngram.Timings.Total < plain.Timings.Total / 1.5, $"{ngram.Timings.Total} against {plain.Timings.Total}");
         Assert.True(predicted.Speculation!.Accepted > 80, $"{predicted.Speculation}");
+        Assert.True(predicted.Timings.Total < plain.Timings.Total / 1.5, $"{predicted.Timings.Total} against {plain.Timings.Total}");
+    }
+
+    [Fact]
+    public async Task A_prediction_refused_at_its_first_token_is_trusted_again_once_the_answer_follows_it()
+    {
+        // As when a prediction's first word tokenises otherwise than the answer's: one wrong token, then the answer.
+        var expected = Continuation(TwoAlphabets.Length, 200);
+        var (_, plain) = await OnCpu(Request("plain", TwoAlphabets, 200) with { Speculate = false }, SpeculationOptions.Default);
+        var (text, predicted) = await OnCpu(Request("prediction", TwoAlphabets, 200, prediction: "#" + expected), SpeculationOptions.Default);
+
+        Assert.Equal(expected, text);
+        Assert.True(predicted.Speculation!.Accepted > 150, $"{predicted.Speculation}");
         Assert.True(predicted.Timings.Total < plain.Timings.Total / 1.5, $"{predicted.Timings.Total} against {plain.Timings.Total}");
     }
 }
