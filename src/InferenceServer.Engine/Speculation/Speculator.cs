@@ -48,7 +48,9 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
         _trials = Decay * _trials + accepted + (accepted < drafted ? 1 : 0);
     }
 
-    // A proposal the policy did not verify, and the history position of its first token.
+    // A proposal the policy did not verify (its first tokens, enough to tell a drafter worth trusting again within a
+    // few steps), and the history position of its first token.
+    private const int UnverifiedWindow = 8;
     private int[] _unverified = [];
     private int _unverifiedAt;
 
@@ -61,7 +63,7 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
     public void Unverified(ReadOnlySpan<int> proposal, int position)
     {
         if (_unverified.Length > 0 || proposal.IsEmpty) return;
-        _unverified = proposal.ToArray();
+        _unverified = proposal[..Math.Min(proposal.Length, UnverifiedWindow)].ToArray();
         _unverifiedAt = position;
     }
 
