@@ -84,6 +84,11 @@ for round in $(seq 1 "$rounds"); do
   decode_rows ours
   curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases-r$round.txt" || true
   stop_server
+  # The ceiling with the chat rows' own work: their mean uncached prompt prefilled, then the same 128 tokens.
+  for streams in 1 16; do
+    prompt=$(python3 -c "import json; l = json.load(open('$out/ours-c$streams-r$round.json'))['levels'][0]; print(round((l['total_prompt_tokens'] - l['total_cached_prompt_tokens']) / l['completed']))")
+    dotnet "$synth_dll" bench --model "$synthetic" --streams $streams --tokens 128 --threads "$threads" --cache-type-k q8_0 --prompt-tokens "$prompt" | tee -a "$out/ceiling-chat-r$round.txt"
+  done
   start_server_cmd "$out/server.log" dotnet "$server_dll" -m "$synthetic" --port $port -c 16384 -np 16 -t "$threads" --no-prefix-cache
   warm_up
   loadgen ours-nocache-decode-c16 --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0

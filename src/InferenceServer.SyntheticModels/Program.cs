@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using InferenceServer.Llama;
 using InferenceServer.SyntheticModels;
 using InferenceServer.SyntheticModels.Benchmark;
@@ -20,7 +21,7 @@ const string Usage = """
                       [--ctx N] [--vocab vocab.gguf] [--threads N]
     synthmodel lora   --base model.gguf -o adapter.gguf [--rank 8] [--alpha 16] [--targets attn_q,attn_v] [--seed 1] [--std 0.02]
     synthmodel bench  --model model.gguf [--streams 1,16] [--tokens 64] [--threads 2] [--lora adapter.gguf] [--lora-scale 1]
-                      [--cache-type-k f16] [--cache-type-v f16]
+                      [--cache-type-k f16] [--cache-type-v f16] [--prompt-tokens N]
     synthmodel shapes                 list the named shapes with parameter counts
     synthmodel inspect file.gguf      print a GGUF's metadata and tensors
 
@@ -123,13 +124,14 @@ internal static class Commands
         var loraScale = line.Float("lora-scale") ?? 1f;
         var keyType = KvType(line, "cache-type-k");
         var valueType = KvType(line, "cache-type-v");
+        var promptLength = line.Int("prompt-tokens");
         line.RejectUnknown();
 
         QuietNativeLog();
         const string prompt = "Once upon a time, in a small village by the sea, there lived";
         var parameters = new ModelParams(modelPath)
         {
-            ContextSize = (uint)Math.Max(512, streams.Max() * (tokens + 32)),
+            ContextSize = (uint)Math.Max(512, streams.Max() * (tokens + Math.Max(32, promptLength ?? 0))),
             SeqMax = (uint)streams.Max(),
             BatchSize = 512,
             UBatchSize = 512,
@@ -147,13 +149,19 @@ internal static class Commands
             context.NativeHandle.SetLoraAdapters([(adapter, loraScale)]);
         }
 
-        GreedyDecoder.MeasureThroughput(weights, context, 1, 4, prompt); // warm-up
+        // --prompt-tokens: the sentence's tokens repeated to that length (a server row's prompts, for its ceiling with prefill).
+        var sentence = weights.Tokenize(prompt, true, false, Encoding.UTF8);
+        var promptTokens = promptLength is { } length
+            ? Enumerable.Range(0, length).Select(i => i < sentence.Length ? sentence[i] : sentence[1 + (i - 1) % (sentence.Length - 1)]).ToArray()
+            : sentence;
+        GreedyDecoder.MeasureThroughput(context, 1, 4, promptTokens); // warm-up
         foreach (var count in streams)
         {
-            var result = GreedyDecoder.MeasureThroughput(weights, context, count, tokens, prompt);
+            var result = GreedyDecoder.MeasureThroughput(context, count, tokens, promptTokens);
             Console.WriteLine($"{Path.GetFileName(modelPath)}: {count} stream(s) x {tokens} tokens, {threads} threads: " +
                 $"{result.TokensPerSecond:F1} tokens/s ({result.Elapsed.TotalSeconds:F2} s), {result.TokensPerProcessorSecond:F1} tokens per CPU-second, " +
-                $"prefill of {result.PromptTokens} tokens {result.Prefill.TotalMilliseconds:F1} ms");
+                $"prefill of {result.PromptTokens} tokens {result.Prefill.TotalMilliseconds:F1} ms; " +
+                $"with every prompt's prefill ({result.PrefillAll.TotalMilliseconds:F1} ms) {result.TokensPerSecondWithPrefill:F1} tokens/s");
         }
 
         return 0;

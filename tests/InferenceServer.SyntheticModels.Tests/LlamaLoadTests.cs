@@ -55,9 +55,14 @@ public sealed class LlamaLoadTests(SyntheticModelFixture fixture)
     {
         using var session = new LlamaTestSession(fixture.PathOf(WeightFormat.Q8_0));
 
-        var result = GreedyDecoder.MeasureThroughput(session.Weights, session.Context, streams: 4, tokensPerStream: 8, "Once upon a time");
+        var prompt = session.Weights.Tokenize("Once upon a time", true, false, System.Text.Encoding.UTF8);
+
+        var result = GreedyDecoder.MeasureThroughput(session.Context, streams: 4, tokensPerStream: 8, prompt);
 
         Assert.Equal(32, result.Streams * result.TokensPerStream);
         Assert.True(result.TokensPerSecond > 0);
+        // The prefill of every prompt includes the first's, and the rate with it is the lower.
+        Assert.True(result.PrefillAll >= result.Prefill);
+        Assert.True(result.TokensPerSecondWithPrefill < result.TokensPerSecond);
     }
 }

@@ -10,11 +10,15 @@ namespace InferenceServer.SyntheticModels.Benchmark;
 /// Generation-phase throughput: <see cref="Streams"/> sequences decoded together, <see cref="TokensPerStream"/> steps.
 /// <see cref="ProcessorTime"/> is the process's CPU time over the same steps: on a shared machine, tokens per
 /// CPU-second with one thread estimates what an idle core would do (with more threads it counts spinning too).
-/// <see cref="Prefill"/> is the first stream's prompt (<see cref="PromptTokens"/> tokens) decoded alone, up to its first token.
+/// <see cref="Prefill"/> is the first stream's prompt (<see cref="PromptTokens"/> tokens) decoded alone, up to its first token;
+/// <see cref="PrefillAll"/> every stream's, the others' together in batches of up to 512 tokens.
 /// </summary>
-internal sealed record DecodeThroughput(int Streams, int TokensPerStream, TimeSpan Elapsed, TimeSpan ProcessorTime, int PromptTokens, TimeSpan Prefill)
+internal sealed record DecodeThroughput(int Streams, int TokensPerStream, TimeSpan Elapsed, TimeSpan ProcessorTime, int PromptTokens, TimeSpan Prefill, TimeSpan PrefillAll)
 {
     public double TokensPerSecond => Streams * TokensPerStream / Elapsed.TotalSeconds;
+
+    /// <summary>Output tokens per second of the whole requests: every prompt prefilled, then the generation steps.</summary>
+    public double TokensPerSecondWithPrefill => Streams * TokensPerStream / (PrefillAll + Elapsed).TotalSeconds;
 
     public double TokensPerProcessorSecond => Streams * TokensPerStream / ProcessorTime.TotalSeconds;
 }
@@ -44,22 +48,30 @@ internal static class GreedyDecoder
         return generated;
     }
 
-    /// <summary>Times <paramref name="tokensPerStream"/> generation steps of <paramref name="streams"/> sequences (prefill excluded).</summary>
-    public static DecodeThroughput MeasureThroughput(LLamaWeights weights, LLamaContext context, int streams, int tokensPerStream, string prompt)
+    /// <summary>Times <paramref name="tokensPerStream"/> generation steps of <paramref name="streams"/> sequences, and apart from them their prompts' prefill.</summary>
+    public static DecodeThroughput MeasureThroughput(LLamaContext context, int streams, int tokensPerStream, LLamaToken[] promptTokens)
     {
+        const int batchLimit = 512;
         context.NativeHandle.MemoryClear();
-        var promptTokens = weights.Tokenize(prompt, true, false, Encoding.UTF8);
         var batch = new LLamaBatch();
         var next = new LLamaToken[streams];
-        var prefill = TimeSpan.Zero;
-        for (var stream = 0; stream < streams; stream++)
+        var started = Stopwatch.GetTimestamp();
+        batch.AddRange(promptTokens, 0, LLamaSeqId.Zero, true);
+        next[0] = DecodeAndPick(context, batch, batch.TokenCount - 1);
+        var prefill = Stopwatch.GetElapsedTime(started);
+        for (var first = 1; first < streams;)
         {
             batch.Clear();
-            batch.AddRange(promptTokens, 0, (LLamaSeqId)stream, true);
-            var started = Stopwatch.GetTimestamp();
-            next[stream] = DecodeAndPick(context, batch, batch.TokenCount - 1);
-            if (stream == 0) prefill = Stopwatch.GetElapsedTime(started);
+            var lastRows = new List<(int Stream, int Row)>();
+            for (; first < streams && (lastRows.Count == 0 || batch.TokenCount + promptTokens.Length <= batchLimit); first++)
+            {
+                for (var i = 0; i < promptTokens.Length; i++) batch.Add(promptTokens[i], i, (LLamaSeqId)first, i == promptTokens.Length - 1);
+                lastRows.Add((first, batch.TokenCount - 1));
+            }
+            Decode(context, batch);
+            foreach (var (stream, row) in lastRows) next[stream] = ArgMax(context.NativeHandle.GetLogitsIth(row));
         }
+        var prefillAll = Stopwatch.GetElapsedTime(started);
 
         var rows = new int[streams];
         var process = Process.GetCurrentProcess();
@@ -82,7 +94,7 @@ internal static class GreedyDecoder
 
         var elapsed = stopwatch.Elapsed;
         process.Refresh();
-        return new DecodeThroughput(streams, tokensPerStream, elapsed, process.TotalProcessorTime - processorTimeBefore, promptTokens.Length, prefill);
+        return new DecodeThroughput(streams, tokensPerStream, elapsed, process.TotalProcessorTime - processorTimeBefore, promptTokens.Length, prefill, prefillAll);
     }
 
     private static LLamaToken DecodeAndPick(LLamaContext context, LLamaBatch batch, int row)
