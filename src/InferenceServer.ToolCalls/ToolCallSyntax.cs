@@ -281,24 +281,45 @@ internal sealed partial class FunctionaryV3Syntax : ToolCallSyntax
     {
         var content = new System.Text.StringBuilder();
         var calls = new List<ToolCall>();
-        foreach (var segment in output.Split(Separator))
+        for (var at = 0; at < output.Length;)
         {
-            if (segment.Length == 0) continue;
-            var newline = segment.IndexOf('\n');
-            var name = newline < 0 ? segment.Trim() : segment[..newline].Trim();
-            var body = newline < 0 ? "" : segment[(newline + 1)..];
+            if (output.AsSpan(at).StartsWith(Separator)) at += Separator.Length;
+            var segmentEnd = SegmentEnd(output, at);
+            var newline = output.IndexOf('\n', at, segmentEnd - at);
+            var name = output[at..(newline < 0 ? segmentEnd : newline)].Trim();
+            var bodyStart = newline < 0 ? segmentEnd : newline + 1;
+            at = segmentEnd;
+            if (name.Length == 0 && bodyStart == segmentEnd) continue;
             if (name == "all")
             {
-                content.Append(body);
+                content.Append(output[bodyStart..segmentEnd]);
                 continue;
             }
             if (!IsName(name)) return ParsedOutput.Text(output);
-            var arguments = Json.Arguments(Json.TryParse(body))
-                            ?? (name == "python" ? new JsonObject { ["code"] = body.Trim() }.ToJsonString() : null);
-            if (arguments is null) return ParsedOutput.Text(output);
-            calls.Add(new ToolCall(name, arguments));
+            if (output.AsSpan(bodyStart, segmentEnd - bodyStart).IsWhiteSpace())
+            {
+                calls.Add(new ToolCall(name, "{}"));
+                continue;
+            }
+            // A JSON body ends where its value does: a ">>>" inside one of its strings separates nothing.
+            if (Json.ParsePrefix(output, bodyStart, out var jsonEnd) is { } json && Json.Arguments(json) is { } arguments && IsSegmentEnd(output, jsonEnd))
+            {
+                calls.Add(new ToolCall(name, arguments));
+                at = output.Length - output.AsSpan(jsonEnd).TrimStart().Length;
+                continue;
+            }
+            if (name != "python") return ParsedOutput.Text(output);
+            calls.Add(new ToolCall(name, new JsonObject { ["code"] = output[bodyStart..segmentEnd].Trim() }.ToJsonString()));
         }
         return new ParsedOutput(content.ToString().TrimEnd(), calls);
+    }
+
+    private static int SegmentEnd(string output, int from) => output.IndexOf(Separator, from, StringComparison.Ordinal) is var next and >= 0 ? next : output.Length;
+
+    private static bool IsSegmentEnd(string output, int at)
+    {
+        var rest = output.AsSpan(at).TrimStart();
+        return rest.IsEmpty || rest.StartsWith(Separator);
     }
 
     internal static bool IsName(string name) => name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
