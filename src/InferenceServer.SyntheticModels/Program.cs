@@ -126,6 +126,8 @@ internal static class Commands
         var valueType = KvType(line, "cache-type-v");
         var promptLength = line.Int("prompt-tokens");
         line.RejectUnknown();
+        // A prompt goes in one decode, and llama.cpp aborts the process on a batch larger than its 512.
+        if (promptLength is < 1 or > 512) throw new ArgumentException($"--prompt-tokens {promptLength}: use 1 to 512.");
 
         QuietNativeLog();
         const string prompt = "Once upon a time, in a small village by the sea, there lived";
