@@ -82,8 +82,8 @@ public sealed class ServerOptions
     /// <summary>Speculative decoding for every request: "ngram" (prompt lookup) or "none" (only requests' predictions are drafted).</summary>
     public string Speculative { get; set; } = "none";
 
-    /// <summary>Most draft tokens one sequence verifies per step (1 to 62).</summary>
-    public int DraftMax { get; set; } = 16;
+    /// <summary>Most draft tokens one sequence verifies per step (1 to 62); null: 16, and 62 for a request's prediction.</summary>
+    public int? DraftMax { get; set; }
 
     /// <summary>Speculate only while at most this many sequences decode together; 0 = never speculate.</summary>
     public int SpeculativeMaxBatch { get; set; } = SpeculationOptions.Default.MaxBatchSequences;

@@ -120,7 +120,6 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
 /// </summary>
 internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations kv, ILogger logger)
 {
-    private readonly int _maxDraft = Math.Clamp(options.MaxDraftTokens, 0, SpeculationOptions.LargestDraft);
     private readonly int[] _draft = new int[SpeculationOptions.LargestDraft];
     // Reused for every sequence's history: its fed tokens and the one it feeds next.
     private int[] _history = new int[256];
@@ -137,7 +136,7 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
     /// <summary>The drafting state a new sequence gets, or null when nothing drafts for it.</summary>
     public SpeculationState? Begin(GenerationRequest request)
     {
-        if (!request.Speculate || _maxDraft == 0) return null;
+        if (!request.Speculate || options.MaxDraftTokens == 0) return null;
         if (request.Prediction is { Length: > 0 } prediction) return new SpeculationState(DraftKind.Prediction, new PredictionDrafter(prediction));
         return options.Drafter switch
         {
@@ -172,7 +171,7 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         {
             if (sequence.Speculation is not { } state || !FeedsNext(sequence)) continue;
             // Generating the last allowed token needs no draft: the fed token's own logits give it.
-            var room = Math.Min(_maxDraft, sequence.Request.MaxNewTokens - sequence.GeneratedTokens - 1);
+            var room = Math.Min(options.MaxDraft(state.Kind), sequence.Request.MaxNewTokens - sequence.GeneratedTokens - 1);
             if (state.Drafter is null)
             {
                 var length = DraftLength(state, batch, room, _draftModelSecondsPerToken);

@@ -173,6 +173,26 @@ public class SpeculativeDecodingTests
     }
 
     [Fact]
+    public async Task By_default_a_prediction_drafts_up_to_62_tokens_a_step_and_an_ngram_16_unless_draft_max_says_otherwise()
+    {
+        var prompt = string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz", 2));
+        async Task<int> LongestShare(SpeculationOptions options, string? prediction)
+        {
+            var executor = Model();
+            using var engine = NewEngine(executor, options);
+            var (text, _) = await Run(engine, Request("r", prompt, 200, prediction));
+            Assert.Equal(Continuation(prompt.Length, 200), text);
+            return TokensPerSequencePerDecode(executor).Skip(1).Max();
+        }
+        var answer = Continuation(prompt.Length, 200);
+
+        Assert.Equal(63, await LongestShare(new SpeculationOptions { Drafter = DraftKind.Ngram }, answer));
+        Assert.Equal(17, await LongestShare(new SpeculationOptions { Drafter = DraftKind.Ngram }, prediction: null));
+        Assert.Equal(9, await LongestShare(new SpeculationOptions { Drafter = DraftKind.Ngram, MaxDraftTokens = 8 }, answer));
+        Assert.Equal(21, await LongestShare(new SpeculationOptions { Drafter = DraftKind.Ngram, MaxDraftTokens = 20 }, prediction: null));
+    }
+
+    [Fact]
     public async Task A_request_that_opts_out_gets_no_drafts()
     {
         var executor = Model();
