@@ -53,8 +53,12 @@ def completion(base, model, prompt, tokens, **extra):
     return {"text": result["choices"][0]["text"], "tokens": usage["completion_tokens"], "tps": usage["completion_tokens"] / seconds}
 
 
+# --allow-text-differences: count pairs whose greedy texts differ instead of stopping (GPU kernels round by batch shape).
+ALLOW_TEXT_DIFFERENCES = False
+
+
 def pairs_row(base, model, name, pairs, prompt, tokens, extra):
-    ratios, plain_tps, spec_tps = [], [], []
+    ratios, plain_tps, spec_tps, differing = [], [], [], 0
     before = draft_totals(base)
     for i in range(pairs):
         order = [False, True] if i % 2 == 0 else [True, False]
@@ -62,7 +66,10 @@ def pairs_row(base, model, name, pairs, prompt, tokens, extra):
         for speculative in order:
             runs[speculative] = completion(base, model, prompt, tokens, speculative=speculative, **(extra if speculative else {}))
         if runs[True]["text"] != runs[False]["text"]:
-            sys.exit(f"{name}: the text with speculation differs from the text without:\n{runs[False]['text']!r}\n{runs[True]['text']!r}")
+            if not ALLOW_TEXT_DIFFERENCES:
+                sys.exit(f"{name}: the text with speculation differs from the text without:\n{runs[False]['text']!r}\n{runs[True]['text']!r}")
+            differing += 1
+            print(f"  {name} pair {i + 1}: the text with speculation differs", flush=True)
         ratios.append(runs[True]["tps"] / runs[False]["tps"])
         plain_tps.append(runs[False]["tps"])
         spec_tps.append(runs[True]["tps"])
@@ -70,7 +77,8 @@ def pairs_row(base, model, name, pairs, prompt, tokens, extra):
     after = draft_totals(base)
     return {"row": name, "speedup": statistics.median(ratios), "plain_tps": statistics.median(plain_tps),
             "spec_tps": statistics.median(spec_tps), "drafted_per_request": (after["draft"] - before["draft"]) / pairs,
-            "accepted_per_request": (after["accepted"] - before["accepted"]) / pairs, "tokens": tokens, "pairs": pairs}
+            "accepted_per_request": (after["accepted"] - before["accepted"]) / pairs, "tokens": tokens, "pairs": pairs,
+            "differing_texts": differing}
 
 
 def concurrent_row(base, model, pairs, streams=16, tokens=64):
@@ -137,18 +145,21 @@ def report(args):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
     load = os.getloadavg()
+    runs = [json.loads(path.read_text()) for path in sorted(run_dir.glob("*.json"))]
+    differing = sum(row.get("differing_texts", 0) for run in runs for row in run["rows"])
+    texts = (f"{differing} pairs' texts differed (counted, `--allow-text-differences`)" if differing
+             else "every pair's texts were identical")
     lines = [f"### Run of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`",
              "",
              f"`{args.command}` — {os.cpu_count()} logical cores ({cpu}), server `-np 16 -c 16384 -t {args.threads}{' ' + args.server_flags if args.server_flags else ''}` with `--speculative ngram` or `--draft-model`, "
              f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Speedup: median over pairs of "
              "tokens/s with ÷ without speculation (the same request with `\"speculative\": false`), greedy, `ignore_eos`; "
-             "every pair's texts were identical. Tokens/s columns are medians of each side alone; drafted and accepted "
+             f"{texts}. Tokens/s columns are medians of each side alone; drafted and accepted "
              "tokens come from /metrics over the row (the speculative requests only).",
              "",
              "| model | row | without tok/s | with tok/s | speedup | drafted → accepted per request | pairs |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for path in sorted(run_dir.glob("*.json")):
-        run = json.loads(path.read_text())
+    for run in runs:
         for row in run["rows"]:
             drafts = f"{row['drafted_per_request']:.0f} → {row['accepted_per_request']:.0f} of {row['tokens']}"
             lines.append(f"| {run['label']} | {row['row']} | {row['plain_tps']:.1f} | {row['spec_tps']:.1f} | **{row['speedup']:.2f}×** | {drafts} | {row['pairs']} |")
@@ -175,7 +186,11 @@ def main():
     parser.add_argument("--threads")
     parser.add_argument("--server-flags", default="")
     parser.add_argument("--rows", default="all", help="all, or draft: only the draft-model row")
+    parser.add_argument("--allow-text-differences", action="store_true",
+                        help="count pairs whose greedy texts differ instead of stopping (for GPU backends, which round by batch shape)")
     args = parser.parse_args()
+    global ALLOW_TEXT_DIFFERENCES
+    ALLOW_TEXT_DIFFERENCES = args.allow_text_differences
     report(args) if args.report else measure(args)
 
 
