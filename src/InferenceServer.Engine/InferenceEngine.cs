@@ -87,7 +87,7 @@ public sealed class InferenceEngine : IDisposable
         _clock = clock ?? TimeProvider.System;
         _deadlineClock = deadlineClock ?? _clock;
         _scheduler = new Scheduler(executor.Limits, executor, options.PrefixCaching, options.MaxPrefillChunk);
-        _speculator = new Speculator(options.Speculation, executor, logger);
+        _speculator = new Speculator(options.Speculation, executor, tokenizer.PieceBytes, logger);
         _snapshot = new EngineSnapshot(0, 0, 0, executor.Limits.ContextCells, 0, _scheduler.CacheStats);
         _loop = new Thread(RunLoop) { Name = "inference-engine", IsBackground = true };
         _loop.Start();

@@ -118,7 +118,7 @@ internal sealed class SpeculationState(DraftKind kind, IDrafter? drafter)
 ///   64 tokens per sequence per decode.
 /// Engine loop thread only.
 /// </summary>
-internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations kv, ILogger logger)
+internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations kv, Func<int, byte[]> pieces, ILogger logger)
 {
     private readonly int[] _draft = new int[SpeculationOptions.LargestDraft];
     // Reused for every sequence's history: its fed tokens and the one it feeds next.
@@ -137,7 +137,7 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
     public SpeculationState? Begin(GenerationRequest request)
     {
         if (!request.Speculate || options.MaxDraftTokens == 0) return null;
-        if (request.Prediction is { Length: > 0 } prediction) return new SpeculationState(DraftKind.Prediction, new PredictionDrafter(prediction));
+        if (request.Prediction is { Length: > 0 } prediction) return new SpeculationState(DraftKind.Prediction, new PredictionDrafter(prediction, pieces));
         return options.Drafter switch
         {
             DraftKind.Ngram => new SpeculationState(DraftKind.Ngram, new NgramDrafter()),

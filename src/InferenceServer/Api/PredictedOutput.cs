@@ -17,7 +17,21 @@ internal static class PredictedOutput
         if (text is null || text.Length == 0) return settings with { Speculate = speculate };
         if (resolved.Model.Tokenizer.FindUnencodable(text) is { } problem)
             throw RequestReader.Invalid("prediction.content", problem, "unencodable_text");
-        return settings with { Speculate = speculate, Prediction = resolved.Model.Tokenizer.Tokenize(text, addBos: false, parseSpecial: false) };
+        return settings with { Speculate = speculate, Prediction = Tokens(resolved.Model.Tokenizer, text) };
+    }
+
+    /// <summary>
+    /// The prediction's tokens, spelling exactly its text: a SentencePiece tokenizer puts a space before the text
+    /// (add_space_prefix), and before a text that starts with a space that space is a token of its own, which the
+    /// model never writes; the prediction would then start with a refused token and the rest be split otherwise.
+    /// </summary>
+    internal static int[] Tokens(ITokenizer tokenizer, string text)
+    {
+        var tokens = tokenizer.Tokenize(text, addBos: false, parseSpecial: false);
+        if (tokens.Length < 2 || tokenizer.PieceBytes(tokens[0]) is not [(byte)' ']) return tokens;
+        var spelt = tokens.SelectMany(tokenizer.PieceBytes).ToArray();
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        return spelt.Length == bytes.Length + 1 && spelt.AsSpan(1).SequenceEqual(bytes) ? tokens[1..] : tokens;
     }
 
     private static string? Read(JsonNode? prediction)
