@@ -193,6 +193,26 @@ public class SpeculativeDecodingTests
     }
 
     [Fact]
+    public async Task A_first_draft_is_at_most_8_tokens_and_each_fully_accepted_one_doubles_the_next()
+    {
+        // Verifying is nearly free on this clock, so only the window keeps a draft short: a prediction whose first
+        // token is wrong costs 8 refused tokens, not 62.
+        var executor = Model();
+        using var engine = NewEngine(executor);
+        await Run(engine, Request("warm-up", "hello", 20)); // the policy drafts once it has timed a decode
+        var before = executor.Batches.Count;
+        var expected = Continuation(5, 150);
+        var (text, finished) = await Run(engine, Request("p", "hello", 150, prediction: "#" + expected));
+
+        Assert.Equal(expected, text);
+        // The prompt is cached: its last token carries the first draft (8, refused at '#'), then drafts of 8, 16, 32
+        // and 62 tokens, all accepted.
+        var shares = executor.Batches.Skip(before).SelectMany(batch => batch.GroupBy(t => t.Slot).Select(g => g.Count())).ToList();
+        Assert.Equal([9, 9, 17, 33, 63], shares.Take(5));
+        Assert.Equal(8, finished.Speculation!.Rejected);
+    }
+
+    [Fact]
     public async Task A_request_that_opts_out_gets_no_drafts()
     {
         var executor = Model();
