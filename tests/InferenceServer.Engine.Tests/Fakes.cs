@@ -25,10 +25,13 @@ internal sealed class FakeExecutor(ModelLimits limits, Func<int, int, int>? next
 
     public Func<int, TimeSpan> DecodeCost { get; init; } = tokens => TimeSpan.FromMilliseconds(10 + 0.1 * tokens);
 
+    /// <summary>What each row of logits read adds to a decode (a CPU computes the output layer only for those rows).</summary>
+    public TimeSpan RowCost { get; init; }
+
     public void Decode(IReadOnlyList<BatchToken> batch)
     {
         Gate?.Wait(TimeSpan.FromSeconds(30));
-        Clock?.Advance(DecodeCost(batch.Count));
+        Clock?.Advance(DecodeCost(batch.Count) + RowCost * batch.Count(t => t.WantLogits));
         lock (Batches) Batches.Add(batch.ToArray());
         _last = batch.ToArray();
         Kv.Decoded(batch);

@@ -1,9 +1,10 @@
 namespace InferenceServer.Engine;
 
 /// <summary>
-/// How long a decode of n tokens takes on this machine, learned from every decode the engine runs (prompt chunks
-/// included): per power-of-two bucket of n, a weighted mean that follows faster decodes quickly and slower ones
-/// slowly (other processes only ever add time, so a spike says little about the decode), interpolated between buckets.
+/// How long a decode of n tokens takes on this machine, learned from the engine's decodes that read every token's
+/// logits, as a verification does (not prompt chunks): per power-of-two bucket of n, a weighted mean that follows
+/// faster decodes quickly and slower ones slowly (other processes only ever add time, so a spike says little about
+/// the decode), interpolated between buckets.
 /// On a CPU a decode of 2 tokens can cost 3× one of 1 (another matmul path) and 17 tokens 7× (measured on the 125M
 /// synthetic model, docs/speculative-decoding.md), so whether a draft pays is a measurement, not a constant.
 /// Engine loop thread only.

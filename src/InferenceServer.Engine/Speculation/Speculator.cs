@@ -254,7 +254,10 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
 
     /// <summary>
     /// A decode took <paramref name="elapsed"/>: what the policy's cost model learns from, when its batch was one the
-    /// policy could speculate in (decodes of many sequences attend over many histories and cost more per token).
+    /// policy could speculate in (decodes of many sequences attend over many histories and cost more per token) and
+    /// read the logits of every token, as a verification does. A prompt chunk reads one row for many tokens, and each
+    /// row costs (the output layer: about 0.27 ms on the 125M model on a CPU, a quarter of a token's decode), so
+    /// chunks would teach the policy that verifying is cheaper than it is and keep it verifying drafts that lose.
     /// </summary>
     public void Decoded(IReadOnlyList<BatchToken> batch, TimeSpan elapsed)
     {
@@ -265,7 +268,7 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         }
         _slots.Clear();
         foreach (var token in batch)
-            if (_slots.Add(token.Slot) && _slots.Count > options.MaxBatchSequences) return;
+            if (!token.WantLogits || _slots.Add(token.Slot) && _slots.Count > options.MaxBatchSequences) return;
         _costs.Observe(batch.Count, elapsed);
     }
 
