@@ -268,7 +268,10 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
         }
         _slots.Clear();
         foreach (var token in batch)
-            if (!token.WantLogits || _slots.Add(token.Slot) && _slots.Count > options.MaxBatchSequences) return;
+        {
+            if (!token.WantLogits) return;
+            if (_slots.Add(token.Slot) && _slots.Count > options.MaxBatchSequences) return;
+        }
         _costs.Observe(batch.Count, elapsed);
     }
 

@@ -348,7 +348,7 @@ public class SpeculativeDecodingTests
         // An n-gram drafter starts out trusted at 80% per token, not enough to pay for a 3x dearer decode; once the
         // tokens it proposed turn out to be the ones generated, it is trusted enough.
         var (ngramText, ngram) = await OnCpu(Request("ngram", TwoAlphabets, 100), new SpeculationOptions { Drafter = DraftKind.Ngram });
-        // A prediction starts out trusted at 95%: a 16-token draft pays at once.
+        // A prediction starts out trusted at 95%: a draft of the first window's 8 tokens pays at once.
         var (predictedText, predicted) = await OnCpu(Request("prediction", TwoAlphabets, 100, prediction: expected), SpeculationOptions.Default);
 
         Assert.Equal(expected, plainText);
@@ -378,8 +378,8 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task Prompt_chunks_do_not_teach_the_policy_that_verifying_is_cheap()
     {
-        // A model whose output layer is most of a decode: a 20-token prompt chunk (one row of logits) costs 12 ms, a
-        // draft of 16 verified with its 17 rows 140 ms; drafts that are right 4 tokens in 5 do not pay for that.
+        // A model whose output layer is most of a decode: a 12-token prompt chunk (one row of logits) costs 11 ms, a
+        // draft of 8 verified with its 9 rows 75 ms; drafts that are right 4 tokens in 5 do not pay for that.
         var executor = new FakeExecutor(Limits) { Clock = new SteppingClock(), DecodeCost = tokens => TimeSpan.FromMilliseconds(2 + 0.1 * tokens), RowCost = TimeSpan.FromMilliseconds(8) };
         using var engine = NewEngine(executor);
         var prompt = "hello";
