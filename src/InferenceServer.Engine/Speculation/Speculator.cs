@@ -139,9 +139,6 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
     private readonly HashSet<SequenceSlot> _slots = [];
     // The draft model's last measured time per drafted token (0 until measured: the first draft is the measurement).
     private double _draftModelSecondsPerToken;
-    // Whether a decode has run: the first pays for llama.cpp's graph allocation and cold memory (93 ms for a 2-token
-    // decode the 125M model does in 5), and its bucket would keep that estimate, with no draft ever verified to correct it.
-    private bool _warm;
 
     /// <summary>The drafting state a new sequence gets, or null when nothing drafts for it.</summary>
     public SpeculationState? Begin(GenerationRequest request)
@@ -261,11 +258,6 @@ internal sealed class Speculator(SpeculationOptions options, IKvCacheOperations 
     /// </summary>
     public void Decoded(IReadOnlyList<BatchToken> batch, TimeSpan elapsed)
     {
-        if (!_warm)
-        {
-            _warm = true;
-            return;
-        }
         _slots.Clear();
         foreach (var token in batch)
         {
