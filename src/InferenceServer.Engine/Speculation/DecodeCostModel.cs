@@ -29,8 +29,8 @@ internal sealed class DecodeCostModel
         if (tokens < 1) return;
         var bucket = Bucket(tokens);
         // A bucket's first decode is a warm-up: llama.cpp's first decode of a larger batch than before is slower (on 2
-        // CPU cores 17 tokens 52 ms, then 39; 63 tokens 141, then 113), a process's first far slower (93 ms for 2
-        // tokens, then 5). Counted, it kept drafts of that size from ever being verified again to correct it.
+        // CPU cores 17 tokens 52 ms, then 39; 63 tokens 141, then 113), a process's first far slower (93 ms for a
+        // 2-token decode that then takes 5). Counted, it kept drafts of that size from being verified again to correct it.
         if (!_warm[bucket])
         {
             _warm[bucket] = true;
