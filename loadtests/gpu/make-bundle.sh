@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what device-run.sh needs on the device tool's GPU machine, which has no .NET and no network, into .gpu/bundle
-# (ignored; the device tool carries it): a trimmed .NET runtime, the server and synthmodel builds, and llama.cpp
+# (ignored; the device tool carries it): a trimmed .NET runtime, the server, synthmodel and load generator builds, and llama.cpp
 # b10361's CUDA build from node-llama-cpp's npm packages behind llama_shim.c. The repository and the bundle together
 # must stay under the tool's 64 MiB. See loadtests/gpu/README.md.
 # Usage: bash loadtests/gpu/make-bundle.sh [--check]
@@ -28,7 +28,7 @@ gcc -fsyntax-only -I$source/include -I$source/ggml/include $work/layout.c
 
 cuda=$work/node-llama-cpp-linux-x64-cuda/package/bins/linux-x64-cuda
 cpu=$work/node-llama-cpp-linux-x64/package/bins/linux-x64
-rm -rf $stage && mkdir -p $stage/cuda $stage/cpu $stage/server $stage/synth $stage/dotnet/shared
+rm -rf $stage && mkdir -p $stage/cuda $stage/cpu $stage/server $stage/synth $stage/loadgen $stage/dotnet/shared
 cp $cuda/libllama.cuda.$build.so $cuda/libggml.cuda.$build.so $cuda/libggml-base.so $stage/cuda/
 for variant in x64 haswell skylakex icelake cascadelake cooperlake sapphirerapids alderlake zen4; do
   cp $cuda/libggml-cpu-$variant.so $stage/cuda/
@@ -44,11 +44,13 @@ shim $stage/cpu libllama.$build.so
 ln -sf libggml.cuda.$build.so $stage/cuda/libggml.so
 ln -sf libggml.$build.so $stage/cpu/libggml.so
 
-echo "== the server and synthmodel (Release, without LLamaSharp's own native libraries)"
+echo "== the server, synthmodel and the load generator (Release, without LLamaSharp's own native libraries)"
 dotnet build -c Release InferenceServer.sln --nologo -v q >/dev/null
 bin=bin/Release/net10.0/linux-x64
 (cd src/InferenceServer/$bin && tar cf - --exclude=./runtimes .) | tar xf - -C $stage/server
 (cd src/InferenceServer.SyntheticModels/$bin && tar cf - --exclude=./runtimes .) | tar xf - -C $stage/synth
+# Without the chart libraries' native code (11 MB): device-run.sh draws no chart.
+(cd loadtests/InferenceServer.LoadGen/$bin && tar cf - --exclude=./libSkiaSharp.so --exclude=./libHarfBuzzSharp.so .) | tar xf - -C $stage/loadgen
 root=$(dirname "$(readlink -f "$(command -v dotnet)")")
 runtime=$(dotnet --list-runtimes | awk '$1 == "Microsoft.NETCore.App" { v = $2 } END { print v }')
 aspnet=$(dotnet --list-runtimes | awk '$1 == "Microsoft.AspNetCore.App" { v = $2 } END { print v }')
@@ -62,7 +64,7 @@ cp -a "$root/shared/Microsoft.AspNetCore.App/$aspnet" $stage/dotnet/shared/Micro
   libmscordbi.so libclrgc.so libclrgcexp.so createdump libcoreclrtraceptprovider.so)
 
 echo "== packing (xz, a few minutes)"
-tar cf - -C $stage dotnet server synth | xz -9e -T2 > $bundle/rt.tar.xz
+tar cf - -C $stage dotnet server synth loadgen | xz -9e -T2 > $bundle/rt.tar.xz
 tar cf - -C $stage cuda | xz -9 -T2 > $bundle/cuda.tar.xz
 tracked=$(git ls-files -z | xargs -0 stat -c %s | awk '{ s += $1 } END { print s }')
 packed=$(stat -c %s $bundle/rt.tar.xz $bundle/cuda.tar.xz | awk '{ s += $1 } END { print s }')
@@ -72,6 +74,7 @@ echo "bundle $(( packed / 1048576 )) MiB + repository $(( tracked / 1048576 )) M
 if [ "${1:-}" = --check ]; then
   echo "== device-run.sh here, on the CPU build"
   check=$(mktemp -d)
-  PREFIX=$PWD/$stage NATIVES=cpu NGL=0 THREADS=$(nproc) PAIRS=1 DEADLINE=400 OUT=$check bash loadtests/gpu/device-run.sh
+  PREFIX=$PWD/$stage NATIVES=cpu NGL=0 THREADS=$(nproc) PAIRS=1 DEADLINE=600 DECODE_CORES=0 TINY_THREADS=1 CLIENT_CORES=1 \
+    OUT=$check bash loadtests/gpu/device-run.sh
   echo "results in $check"
 fi

@@ -21,7 +21,7 @@ const string Usage = """
                       [--ctx N] [--vocab vocab.gguf] [--threads N]
     synthmodel lora   --base model.gguf -o adapter.gguf [--rank 8] [--alpha 16] [--targets attn_q,attn_v] [--seed 1] [--std 0.02]
     synthmodel bench  --model model.gguf [--streams 1,16] [--tokens 64] [--threads 2] [--lora adapter.gguf] [--lora-scale 1]
-                      [--cache-type-k f16] [--cache-type-v f16] [--prompt-tokens N]
+                      [--cache-type-k f16] [--cache-type-v f16] [--prompt-tokens N] [--native-lib-dir DIR]
     synthmodel shapes                 list the named shapes with parameter counts
     synthmodel inspect file.gguf      print a GGUF's metadata and tensors
 
@@ -125,10 +125,13 @@ internal static class Commands
         var keyType = KvType(line, "cache-type-k");
         var valueType = KvType(line, "cache-type-v");
         var promptLength = line.Int("prompt-tokens");
+        var nativeLibDir = line.String("native-lib-dir");
         line.RejectUnknown();
         // A prompt goes in one decode, and llama.cpp aborts the process on a batch larger than its 512.
         if (promptLength is < 1 or > 512) throw new ArgumentException($"--prompt-tokens {promptLength}: use 1 to 512.");
 
+        // The same llama.cpp build as a server started with --native-lib-dir, for its ceiling (loadtests/gpu/device-run.sh).
+        if (nativeLibDir is not null) NativeLibraries.LoadFrom(nativeLibDir);
         QuietNativeLog();
         const string prompt = "Once upon a time, in a small village by the sea, there lived";
         var parameters = new ModelParams(modelPath)
