@@ -11,6 +11,7 @@
 # kv-cache-bench.sh).
 # The machine's speed drifts by ±15% over minutes, so the whole measurement (ceiling, then every server row) runs
 # ROUNDS times (default 3) and the report takes each row's median ratio, every ratio against the ceiling of its own round.
+# TinyStories' ceiling is the median of 5 runs within its round: one run takes 0.3 s and catches a quiet or a busy moment.
 # Writes docs/bench/overhead/*.json and the "Server overhead" section of docs/benchmarks.md (about 3 minutes a round).
 # Usage: [LLAMA_SERVER=PATH] [BASELINE=COMMIT] [THREADS=N] [ROUNDS=N] bash loadtests/overhead-bench.sh [--quick]
 #   --quick: one round of a few requests per row, to check the script (its figures mean little)
@@ -76,7 +77,7 @@ tinystories_row() { # prefix
 for round in $(seq 1 "$rounds"); do
   echo "== round $round of $rounds: engine-only ceiling"
   dotnet "$synth_dll" bench --model "$synthetic" --streams 1,16 --tokens 128 --threads "$threads" --cache-type-k q8_0 | tee "$out/ceiling-synthetic125m-r$round.txt"
-  dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" --cache-type-k bf16 | tee "$out/ceiling-tinystories-r$round.txt"
+  dotnet "$synth_dll" bench --model "$tiny" --streams 16 --tokens 128 --threads "$threads" --cache-type-k bf16 --repeat 5 | tee "$out/ceiling-tinystories-r$round.txt"
 
   start_ours "$synthetic"
   curl -s "http://127.0.0.1:$port/metrics" | grep '^inferenceserver_engine_step_phase_seconds_\(sum\|count\)' >"$out/ours-phases-warm-r$round.txt" || true

@@ -65,7 +65,7 @@ tiny_row() {
   for round in 1 2; do
     say "TinyStories-656K, 16 streams, round $round: engine-only ceiling on cores $decode"
     CUDA_VISIBLE_DEVICES= taskset -c "$decode" dotnet "$prefix/synth/synthmodel.dll" bench --model "$tiny" --streams 16 --tokens 128 \
-      --threads "$threads" --cache-type-k bf16 --native-lib-dir "$prefix/$natives" 2>&1 | tee "$out/tiny-ceiling-r$round.txt" | tail -n 1
+      --threads "$threads" --cache-type-k bf16 --repeat 5 --native-lib-dir "$prefix/$natives" 2>&1 | tee "$out/tiny-ceiling-r$round.txt" | tail -n 2
     say "TinyStories-656K, 16 streams, round $round: the server on cores $decode, the client on $client"
     CUDA_VISIBLE_DEVICES= serve_model=$tiny pin=$decode THREADS=$threads layers=0 serve "$out/server-tiny.log" || return
     for endpoint in chat completions; do

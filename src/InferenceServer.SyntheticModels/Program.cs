@@ -21,7 +21,7 @@ const string Usage = """
                       [--ctx N] [--vocab vocab.gguf] [--threads N]
     synthmodel lora   --base model.gguf -o adapter.gguf [--rank 8] [--alpha 16] [--targets attn_q,attn_v] [--seed 1] [--std 0.02]
     synthmodel bench  --model model.gguf [--streams 1,16] [--tokens 64] [--threads 2] [--lora adapter.gguf] [--lora-scale 1]
-                      [--cache-type-k f16] [--cache-type-v f16] [--prompt-tokens N] [--native-lib-dir DIR]
+                      [--cache-type-k f16] [--cache-type-v f16] [--prompt-tokens N] [--repeat N] [--native-lib-dir DIR]
     synthmodel shapes                 list the named shapes with parameter counts
     synthmodel inspect file.gguf      print a GGUF's metadata and tensors
 
@@ -126,7 +126,9 @@ internal static class Commands
         var valueType = KvType(line, "cache-type-v");
         var promptLength = line.Int("prompt-tokens");
         var nativeLibDir = line.String("native-lib-dir");
+        var repeat = line.Int("repeat") ?? 1;
         line.RejectUnknown();
+        if (repeat < 1) throw new ArgumentException($"--repeat {repeat}: use 1 or more.");
         // A prompt goes in one decode, and llama.cpp aborts the process on a batch larger than its 512.
         if (promptLength is < 1 or > 512) throw new ArgumentException($"--prompt-tokens {promptLength}: use 1 to 512.");
 
@@ -162,11 +164,17 @@ internal static class Commands
         GreedyDecoder.MeasureThroughput(context, 1, 4, promptTokens); // warm-up
         foreach (var count in streams)
         {
-            var result = GreedyDecoder.MeasureThroughput(context, count, tokens, promptTokens);
+            // A short run (TinyStories' 16 x 128 tokens take 0.3 s) catches a quiet or a busy moment of a shared machine:
+            // with --repeat the median run is the one reported.
+            var runs = Enumerable.Range(0, repeat).Select(_ => GreedyDecoder.MeasureThroughput(context, count, tokens, promptTokens))
+                .OrderBy(r => r.TokensPerSecond).ToList();
+            var result = runs[(runs.Count - 1) / 2];
             Console.WriteLine($"{Path.GetFileName(modelPath)}: {count} stream(s) x {tokens} tokens, {threads} threads: " +
                 $"{result.TokensPerSecond:F1} tokens/s ({result.Elapsed.TotalSeconds:F2} s), {result.TokensPerProcessorSecond:F1} tokens per CPU-second, " +
                 $"prefill of {result.PromptTokens} tokens {result.Prefill.TotalMilliseconds:F1} ms; " +
                 $"with every prompt's prefill ({result.PrefillAll.TotalMilliseconds:F1} ms) {result.TokensPerSecondWithPrefill:F1} tokens/s");
+            if (repeat > 1)
+                Console.WriteLine($"  the median of {repeat} runs; they ranged from {runs[0].TokensPerSecond:F1} to {runs[^1].TokensPerSecond:F1} tokens/s");
         }
 
         return 0;
