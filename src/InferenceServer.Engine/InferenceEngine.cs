@@ -34,6 +34,13 @@ public sealed record EngineOptions
 
     /// <summary>Speculative decoding: the server's drafter and the policy; predictions are drafted whatever it says.</summary>
     public SpeculationOptions Speculation { get; init; } = SpeculationOptions.Default;
+
+    /// <summary>
+    /// A request's text goes to its channel once this many tokens were generated since the last send (the first text
+    /// at once, what is left when it ends), as one delta: fewer events per token where each event costs more than the
+    /// decode of its token (vLLM's --stream-interval). 1 = every token's text as it comes.
+    /// </summary>
+    public int StreamInterval { get; init; } = 1;
 }
 
 /// <summary>A point-in-time view of the engine, for health and metrics. KV cells in use = reserved + cached.</summary>
@@ -375,10 +382,31 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    private static void Send(Sequence sequence, string text)
+    private void Send(Sequence sequence, string text)
+    {
+        var due = sequence.SentAtToken == 0 || sequence.GeneratedTokens - sequence.SentAtToken >= _options.StreamInterval;
+        if (due && sequence.Unsent.Length == 0)
+        {
+            Write(sequence, text);
+            return;
+        }
+        sequence.Unsent.Append(text);
+        if (due) SendUnsent(sequence);
+    }
+
+    /// <summary>Writes the text <see cref="Send"/> held back; before a request ends, whatever the interval.</summary>
+    private static void SendUnsent(Sequence sequence)
+    {
+        if (sequence.Unsent.Length == 0) return;
+        Write(sequence, sequence.Unsent.ToString());
+        sequence.Unsent.Clear();
+    }
+
+    private static void Write(Sequence sequence, string text)
     {
         sequence.Output!.TryWrite(new TextDelta(text, sequence.HeldLogprobs));
         sequence.HeldLogprobs = null;
+        sequence.SentAtToken = sequence.GeneratedTokens;
     }
 
     private void DropCancelled()
@@ -407,6 +435,7 @@ public sealed class InferenceEngine : IDisposable
 
     private void Finish(Sequence sequence, FinishReason reason)
     {
+        SendUnsent(sequence);
         var now = _clock.GetTimestamp();
         var timings = new GenerationTimings(
             QueueWait: _clock.GetElapsedTime(sequence.SubmittedAt, sequence.AdmittedAt == 0 ? now : sequence.AdmittedAt),
@@ -432,6 +461,8 @@ public sealed class InferenceEngine : IDisposable
         sequence.Request.Adapters.ReleaseAll();
         sequence.Sampler?.Dispose();
         sequence.CancelRegistration.Dispose();
+        // Text held for the stream interval goes before the error that ends the stream.
+        SendUnsent(sequence);
         sequence.Output!.TryComplete(error);
     }
 

@@ -73,6 +73,8 @@ internal static class CommandLine
             Docs: "`measured`: verify a draft only as far as this machine's measured decode times say it pays; `always`: verify every draft in full (llama-server's way; for GPUs, where a longer decode costs little)"),
         new(["--speculative-max-batch"], "SpeculativeMaxBatch", "N", "speculate only while at most N sequences decode together; 0 = never", "4",
             Docs: "speculate only while at most N sequences decode together (a full batch is throughput-bound); `0` = never"),
+        new(["--stream-interval"], "StreamInterval", "N", "send streamed text every N generated tokens (the first at once)", "1",
+            Docs: "send a stream's text every N generated tokens as one delta (the first token's at once, the rest when the request ends): fewer events for each client to parse and the server to write, where one event a token costs more than the token's decode (a tiny model, many streams); `1` sends every token as it comes ([performance.md](performance.md))"),
         new(["--max-queue-wait"], "MaxQueueWaitSeconds", "SECONDS", "longest wait for a sequence before 429; 0 = no limit", "0",
             DocsDefault: "`0` (no limit)", Docs: "longest wait for a sequence; a request waiting longer gets 429"),
         new(["--lora"], "Lora", "NAME=PATH[:SCALE]", "a LoRA adapter GGUF requests may choose, with its default scale (repeatable)", "none", Repeatable: true,

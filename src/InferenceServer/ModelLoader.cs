@@ -47,6 +47,7 @@ internal sealed class ModelLoader(ServerOptions options, IConfiguration configur
         PrefixCaching = !options.NoPrefixCache,
         MaxQueueWait = options.MaxQueueWaitSeconds > 0 ? TimeSpan.FromSeconds(options.MaxQueueWaitSeconds) : null,
         Speculation = options.ToSpeculationOptions(draftModel),
+        StreamInterval = options.StreamInterval,
     };
 
     /// <summary>The model's settings, once its file is found (downloaded first when it is an hf:// reference).</summary>

@@ -221,6 +221,7 @@ public static class ServerApp
         if (options.DraftMinP is < 0 or > 1) throw new ArgumentException($"--draft-min-p {options.DraftMinP} must be between 0 and 1.");
         if (options.SpeculativePolicy is not ("measured" or "always")) throw new ArgumentException($"--speculative-policy {options.SpeculativePolicy} must be measured or always.");
         if (options.SpeculativeMaxBatch < 0) throw new ArgumentException($"--speculative-max-batch {options.SpeculativeMaxBatch} must not be negative.");
+        if (options.StreamInterval < 1) throw new ArgumentException($"--stream-interval {options.StreamInterval} must be 1 or more.");
         if (options.ReasoningFormat is not ("auto" or "none")) throw new ArgumentException($"--reasoning-format {options.ReasoningFormat} must be auto or none.");
         if (options.ResponsesStoreMaxItems < 0 || options.ResponsesStoreMaxBytes < 0)
             throw new ArgumentException("--responses-store-items and --responses-store-bytes must not be negative.");

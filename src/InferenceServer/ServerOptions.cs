@@ -109,6 +109,9 @@ public sealed class ServerOptions
     /// <summary>Longest a request may wait for a sequence before it gets 429; 0 = no limit.</summary>
     public double MaxQueueWaitSeconds { get; set; }
 
+    /// <summary>Generated tokens per streamed text delta (the first at once); 1 = every token.</summary>
+    public int StreamInterval { get; set; } = 1;
+
     /// <summary>LoRA adapters of the first model, loaded with it, each "NAME=PATH" or "NAME=PATH:SCALE" (SCALE: its default scale, 1 if absent).</summary>
     public List<string> Lora { get; set; } = [];
 
