@@ -70,8 +70,10 @@ decode_rows() { # prefix
   loadgen "$1-decode-c1" --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 1 --requests $((2 * scale))
   loadgen "$1-decode-c16" --endpoint completions --workload random --input-len 2 --output-len 128 --concurrency 16 --requests $((8 * scale)) --warmup 0
 }
+# 30 waves of 16: TinyStories' 16 streams of 128 tokens take about 0.35 s, and two waves (as the 125M rows take)
+# measured mostly their ramp and tail (0.31 of the ceiling at 27721ac and cc7a85c; 0.55-0.77 over 30 waves).
 tinystories_row() { # prefix
-  loadgen "$1-tinystories-c16" --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((8 * scale))
+  loadgen "$1-tinystories-c16" --workload random --input-len 16 --output-len 128 --concurrency 16 --requests $((120 * scale))
 }
 
 for round in $(seq 1 "$rounds"); do
