@@ -384,13 +384,17 @@ public sealed class InferenceEngine : IDisposable
 
     private void Send(Sequence sequence, string text)
     {
+        // The held logprobs are those of the tokens this text ends: they go with it, not with later text.
+        var logprobs = sequence.HeldLogprobs;
+        sequence.HeldLogprobs = null;
         var due = sequence.SentAtToken == 0 || sequence.GeneratedTokens - sequence.SentAtToken >= _options.StreamInterval;
         if (due && sequence.Unsent.Length == 0)
         {
-            Write(sequence, text);
+            Write(sequence, text, logprobs);
             return;
         }
         sequence.Unsent.Append(text);
+        if (logprobs is not null) (sequence.UnsentLogprobs ??= []).AddRange(logprobs);
         if (due) SendUnsent(sequence);
     }
 
@@ -398,14 +402,14 @@ public sealed class InferenceEngine : IDisposable
     private static void SendUnsent(Sequence sequence)
     {
         if (sequence.Unsent.Length == 0) return;
-        Write(sequence, sequence.Unsent.ToString());
+        Write(sequence, sequence.Unsent.ToString(), sequence.UnsentLogprobs);
         sequence.Unsent.Clear();
+        sequence.UnsentLogprobs = null;
     }
 
-    private static void Write(Sequence sequence, string text)
+    private static void Write(Sequence sequence, string text, List<TokenLogprob>? logprobs)
     {
-        sequence.Output!.TryWrite(new TextDelta(text, sequence.HeldLogprobs));
-        sequence.HeldLogprobs = null;
+        sequence.Output!.TryWrite(new TextDelta(text, logprobs));
         sequence.SentAtToken = sequence.GeneratedTokens;
     }
 

@@ -56,8 +56,9 @@ internal sealed class Sequence(GenerationRequest request)
     /// <summary>Logprobs of generated tokens whose text has not been sent yet (held by the decoder or the stop matcher).</summary>
     public List<TokenLogprob>? HeldLogprobs { get; set; }
 
-    /// <summary>Text ready to send but held for <see cref="EngineOptions.StreamInterval"/>, and how many tokens had been generated when text was last sent.</summary>
+    /// <summary>Text ready to send but held for <see cref="EngineOptions.StreamInterval"/>, its tokens' logprobs, and how many tokens had been generated when text was last sent.</summary>
     public System.Text.StringBuilder Unsent { get; } = new();
+    public List<TokenLogprob>? UnsentLogprobs { get; set; }
     public int SentAtToken { get; set; }
 
     /// <summary>Logprobs of the prompt tokens computed so far, when the request asked for them.</summary>

@@ -34,12 +34,14 @@ public class StreamIntervalTests
     }
 
     [Fact]
-    public async Task Text_held_for_the_interval_is_sent_before_a_stop_sequence_ends_the_request()
+    public async Task Text_held_for_the_interval_is_sent_with_its_logprobs_before_a_stop_sequence_ends_the_request()
     {
         // The model writes d, e, f, g, …; "g" stops it after three tokens that are still held for the interval of 8.
         var events = await Events(8, Request(20, "g"), (token, _) => token + 1);
 
         Assert.Equal(["d", "ef"], events.OfType<TextDelta>().Select(d => d.Text));
+        // The stop sequence's own token is not sent, nor its logprob.
+        Assert.Equal(['d', 'e', 'f'], events.OfType<TextDelta>().SelectMany(d => d.Logprobs!).Select(l => (char)l.Token));
         Assert.Equal(FinishReason.Stop, events.OfType<GenerationFinished>().Single().Reason);
     }
 }
